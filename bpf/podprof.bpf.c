@@ -1,0 +1,401 @@
+//go:build ignore
+
+// SPDX-License-Identifier: GPL-2.0
+//
+// podprof's kernel side: record every file a traced container opens, once.
+//
+// A container is traced when its mount namespace's inode number is a key of
+// the `containers` map; the value is that container's own dedup map, so that
+// forgetting a container (deleting its key) frees everything it recorded.
+//
+// Three ways to see an open, one chosen at load time by the Go side:
+//   lsm/file_open               every open, needs `bpf` in the active LSM list;
+//   fentry/security_file_open   the same function, for kernels without BPF LSM;
+//   tp_btf/sys_exit             the open family of syscalls, mapping the
+//                               returned fd to its struct file, for kernels
+//                               that refuse BPF trampolines.
+// tp_btf/sched_process_exec runs in every mode: it records the exec'd binary
+// and its ELF interpreter once the new program is in place (see exec below).
+//
+// Paths are built by walking dentries and mounts up to the task's root, so
+// they read as the container sees them and are the same in all three modes
+// (bpf_d_path is not allowed in tp_btf programs).
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "podprof.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+// Kernel constants that BTF does not carry (include/linux/fs.h, auxvec.h).
+#define FMODE_READ 0x1
+#define FMODE_WRITE 0x2
+#define FMODE_EXEC 0x20
+#define AT_BASE 7
+#define AUXV_PAIRS 28 // mm_struct.saved_auxv holds AT_VECTOR_SIZE (56) words
+
+// x86_64 system call numbers of the open family.
+#define NR_open 2
+#define NR_creat 85
+#define NR_openat 257
+#define NR_open_by_handle_at 304
+#define NR_openat2 437
+
+#define NAME_MAX 255
+#define MAX_COMPONENTS 2048 // a 4,095-byte path has at most 2,048 components
+
+struct dedup_key {
+	__u64 dentry;
+	__u64 mnt;
+	__u64 ino;
+};
+
+// One per traced container, created by the Go side. A hit means this
+// (dentry, mount) was already reported with at least these flags. A false
+// hit needs a freed dentry reused at the same address for another name of
+// the same inode on the same mount: a hardlink, which the report counts as
+// one file anyway.
+struct dedup_map {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1 << 20);
+	// Sizes, not types: clang emits an inner map's key struct as a
+	// forward declaration, which loaders cannot size.
+	__uint(key_size, sizeof(struct dedup_key));
+	__uint(value_size, sizeof(__u32));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, 4096);
+	__type(key, __u32); // mount namespace inode number
+	__array(values, struct dedup_map);
+} containers SEC(".maps");
+
+// Events the ring buffer had no room for, per container. The Go side creates
+// the entry when it starts tracing, so the kernel only ever increments.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} events SEC(".maps");
+
+// The event under construction and the path walk's scratch space: too big
+// for the 512-byte BPF stack. Programs run with migration disabled and do not
+// nest on one CPU, so one slot per CPU is enough.
+struct scratch {
+	struct event event;
+	// The walk writes components right to left, ending at PATH_END; the
+	// slack below 0 is never written, the slack above PATH_END lets the
+	// verifier prove a masked offset plus NAME_MAX stays inside.
+	char walk[2 * PODPROF_PATH_MAX];
+};
+
+#define PATH_END PODPROF_PATH_MAX
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+// Older kernels (before 6.18) keep the 64-bit namespace id in mnt_namespace.seq.
+struct mnt_namespace___seq {
+	u64 seq;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u64 mntns_id(struct mnt_namespace *ns)
+{
+	if (bpf_core_field_exists(ns->ns.ns_id))
+		return BPF_CORE_READ(ns, ns.ns_id);
+	return BPF_CORE_READ((struct mnt_namespace___seq *)ns, seq);
+}
+
+static __always_inline struct mount *real_mount(struct vfsmount *mnt)
+{
+	return (void *)mnt - bpf_core_field_offset(struct mount, mnt);
+}
+
+// The runtime (runc init, crun, runc exec) works inside the container's mount
+// namespace before it execs the user's program: it opens host paths such as
+// .../overlay/<id>/merged, exec.fifo and /proc/1/*. Its executable was opened
+// in the host's namespace, so its mount is not in the task's namespace; a
+// program exec'd inside the container always is.
+static __always_inline bool runs_container_code(struct task_struct *task, struct mnt_namespace *ns)
+{
+	struct vfsmount *exe = BPF_CORE_READ(task, mm, exe_file, f_path.mnt);
+
+	return exe && BPF_CORE_READ(real_mount(exe), mnt_ns) == ns;
+}
+
+// A traced task: the container it belongs to, looked up once per event.
+struct traced {
+	struct task_struct *task;
+	struct mnt_namespace *ns;
+	__u32 inum;
+	void *seen; // the container's dedup map
+};
+
+static __always_inline bool lookup_traced(struct traced *t)
+{
+	t->task = bpf_get_current_task_btf();
+	t->ns = t->task->nsproxy->mnt_ns;
+	t->inum = t->ns->ns.inum;
+	t->seen = bpf_map_lookup_elem(&containers, &t->inum);
+	return t->seen != NULL;
+}
+
+struct walk {
+	struct dentry *dentry;
+	struct vfsmount *vfsmnt;
+	struct dentry *root_dentry;
+	struct vfsmount *root_vfsmnt;
+	__u32 off; // the path so far is walk[off, PATH_END)
+	__u32 truncated;
+};
+
+static long walk_step(__u32 i, struct walk *w)
+{
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	struct dentry *d = w->dentry;
+
+	if (!s)
+		return 1;
+	if (d == w->root_dentry && w->vfsmnt == w->root_vfsmnt)
+		return 1;
+
+	// Field reads go through locals: BPF_CORE_READ on w->x would ask the
+	// loader to relocate struct walk, which the kernel does not have.
+	struct vfsmount *vfsmnt = w->vfsmnt;
+	struct mount *m = real_mount(vfsmnt);
+	if (d == BPF_CORE_READ(vfsmnt, mnt_root)) {
+		// At the top of a mount: continue from where it is mounted.
+		struct mount *parent = BPF_CORE_READ(m, mnt_parent);
+		if (parent == m)
+			return 1; // the namespace's root mount: nothing above
+		w->dentry = BPF_CORE_READ(m, mnt_mountpoint);
+		w->vfsmnt = (void *)parent + bpf_core_field_offset(struct mount, mnt);
+		return 0;
+	}
+
+	struct dentry *parent = BPF_CORE_READ(d, d_parent);
+	if (parent == d)
+		return 1;
+
+	struct qstr name = BPF_CORE_READ(d, d_name);
+	__u32 len = name.len;
+	if (len > NAME_MAX)
+		len = NAME_MAX;
+	if (w->off < len + 1) {
+		w->truncated = 1;
+		return 1;
+	}
+	__u32 off = (w->off - len - 1) & (PODPROF_PATH_MAX - 1);
+	s->walk[off] = '/';
+	bpf_probe_read_kernel(&s->walk[off + 1], len, name.name);
+	w->off = off;
+	w->dentry = parent;
+	return 0;
+}
+
+static __always_inline void emit(struct traced *t, struct path *path, __u32 flags)
+{
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return;
+
+	struct task_struct *task = t->task;
+	struct walk w = {
+		.dentry = BPF_CORE_READ(path, dentry),
+		.vfsmnt = BPF_CORE_READ(path, mnt),
+		.root_dentry = BPF_CORE_READ(task, fs, root.dentry),
+		.root_vfsmnt = BPF_CORE_READ(task, fs, root.mnt),
+		.off = PATH_END,
+	};
+	bpf_loop(MAX_COMPONENTS, walk_step, &w, 0);
+
+	struct event *e = &s->event;
+	__u32 len = PATH_END - w.off;
+	if (len == 0) {
+		e->path[0] = '/';
+		len = 1;
+	} else {
+		if (len > PODPROF_PATH_MAX - 1) {
+			len = PODPROF_PATH_MAX - 1;
+			w.truncated = 1;
+		}
+		bpf_probe_read_kernel(e->path, len & (PODPROF_PATH_MAX - 1),
+				      &s->walk[w.off & (PODPROF_PATH_MAX - 1)]);
+	}
+	e->ns_id = mntns_id(t->ns);
+	e->mntns = t->inum;
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	e->flags = flags | (w.truncated ? PODPROF_TRUNCATED : 0);
+	e->path_len = len;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+
+	__u64 size = offsetof(struct event, path) + (len & (PODPROF_PATH_MAX - 1));
+	if (bpf_ringbuf_output(&events, e, size, 0)) {
+		__u64 *n = bpf_map_lookup_elem(&lost, &t->inum);
+		if (n)
+			__sync_fetch_and_add(n, 1);
+	}
+}
+
+// record reports file if it is one of a traced container's own opens that
+// was not reported yet with these flags.
+static __always_inline void record(struct traced *t, struct file *file, __u32 flags)
+{
+	struct vfsmount *vfsmnt = BPF_CORE_READ(file, f_path.mnt);
+	// On overlayfs the kernel opens the backing file too, under the same
+	// path. Its mount is not in the task's namespace (6.1: the overlay's
+	// private clone of the layer) or its inode is not on the mount's
+	// superblock (6.6+: a backing file carries the overlay's path and the
+	// layer's inode). Either way it is not what the container opened.
+	if (BPF_CORE_READ(real_mount(vfsmnt), mnt_ns) != t->ns)
+		return;
+	struct inode *inode = BPF_CORE_READ(file, f_inode);
+	if (BPF_CORE_READ(inode, i_sb) != BPF_CORE_READ(vfsmnt, mnt_sb))
+		return;
+	if (!runs_container_code(t->task, t->ns))
+		return;
+
+	struct dedup_key key = {
+		.dentry = (__u64)BPF_CORE_READ(file, f_path.dentry),
+		.mnt = (__u64)vfsmnt,
+		.ino = BPF_CORE_READ(inode, i_ino),
+	};
+	__u32 *had = bpf_map_lookup_elem(t->seen, &key);
+	if (had) {
+		if ((*had | flags) == *had)
+			return;
+		__sync_fetch_and_or(had, flags);
+	} else {
+		// A full map only costs dedup: the event is still sent and the
+		// Go side merges duplicates.
+		bpf_map_update_elem(t->seen, &key, &flags, BPF_NOEXIST);
+	}
+	struct path path = BPF_CORE_READ(file, f_path);
+	emit(t, &path, flags);
+}
+
+static __always_inline __u32 open_flags(struct file *file)
+{
+	__u32 mode = BPF_CORE_READ(file, f_mode);
+	__u32 flags = 0;
+
+	if (mode & FMODE_READ)
+		flags |= PODPROF_READ;
+	if (mode & FMODE_WRITE)
+		flags |= PODPROF_WRITE;
+	if (mode & FMODE_EXEC)
+		flags |= PODPROF_EXEC;
+	return flags;
+}
+
+static __always_inline void file_open(struct file *file)
+{
+	struct traced t;
+
+	if (lookup_traced(&t))
+		record(&t, file, open_flags(file));
+}
+
+SEC("lsm/file_open")
+int BPF_PROG(lsm_file_open, struct file *file)
+{
+	file_open(file);
+	return 0;
+}
+
+SEC("fentry/security_file_open")
+int BPF_PROG(fentry_file_open, struct file *file)
+{
+	file_open(file);
+	return 0;
+}
+
+// sys_exit runs for every system call on the host: the syscall number and
+// the result are checked before anything else.
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit_open, struct pt_regs *regs, long ret)
+{
+	if (ret < 0)
+		return 0;
+	long nr = regs->orig_ax;
+	if (nr != NR_openat && nr != NR_open && nr != NR_openat2 && nr != NR_creat &&
+	    nr != NR_open_by_handle_at)
+		return 0;
+
+	struct traced t;
+	if (!lookup_traced(&t))
+		return 0;
+
+	struct task_struct *task = t.task;
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if ((unsigned long)ret >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *file = NULL;
+	bpf_probe_read_kernel(&file, sizeof(file), &fds[ret]);
+	if (file)
+		record(&t, file, open_flags(file));
+	return 0;
+}
+
+struct interp {
+	__u64 base;
+	struct file *file;
+};
+
+static long find_interp(struct task_struct *task, struct vm_area_struct *vma, struct interp *in)
+{
+	in->file = BPF_CORE_READ(vma, vm_file);
+	return 0;
+}
+
+// The exec'd binary and its ELF interpreter are opened by the kernel before
+// the new program replaces the runtime, so the open hooks above drop them for
+// a container's first process (see runs_container_code). Here the new program
+// is in place: record the binary, and the interpreter found through the
+// AT_BASE entry of the new auxiliary vector.
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct traced t;
+	if (!lookup_traced(&t))
+		return 0;
+
+	record(&t, BPF_CORE_READ(bprm, file), PODPROF_EXEC | PODPROF_READ);
+
+	struct interp in = {};
+	struct mm_struct *mm = task->mm;
+	__u64 *auxv = (void *)mm + bpf_core_field_offset(struct mm_struct, saved_auxv);
+	for (int i = 0; i < AUXV_PAIRS; i++) {
+		__u64 pair[2];
+		if (bpf_probe_read_kernel(pair, sizeof(pair), auxv + 2 * i) || pair[0] == 0)
+			break;
+		if (pair[0] == AT_BASE) {
+			in.base = pair[1];
+			break;
+		}
+	}
+	if (!in.base)
+		return 0; // statically linked: no interpreter
+	bpf_find_vma(task, in.base, find_interp, &in, 0);
+	if (in.file)
+		record(&t, in.file, PODPROF_EXEC | PODPROF_READ);
+	return 0;
+}

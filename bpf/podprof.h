@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: GPL-2.0
+// Shared by the BPF programs and, through bpf2go's generated types, the Go side.
+#pragma once
+
+#define PODPROF_PATH_MAX 4096
+
+enum podprof_flags {
+	PODPROF_READ = 1 << 0,
+	PODPROF_WRITE = 1 << 1,
+	PODPROF_EXEC = 1 << 2,
+	PODPROF_TRUNCATED = 1 << 3, // the path was longer than PODPROF_PATH_MAX - 1
+};
+
+// One file a traced container opened. Sent with only path_len bytes of path.
+struct event {
+	__u64 ns_id; // the mount namespace's 64-bit id, never reused (0 if unknown)
+	__u32 mntns; // the mount namespace's inode number: the containers map key
+	__u32 pid;   // thread-group id of the opener
+	enum podprof_flags flags;
+	__u32 path_len;
+	char comm[16];
+	char path[PODPROF_PATH_MAX];
+};

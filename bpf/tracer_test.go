@@ -1,0 +1,305 @@
+package bpf
+
+import (
+	"context"
+	"debug/elf"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// These tests load the real programs into the running kernel. They need
+// root and a kernel with BTF; PODPROF_TEST_TRACER forces a mode (the qemu
+// matrix in contrib/kernels sets it), otherwise the best mode is used.
+
+const childEnv = "PODPROF_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(fakeContainer())
+	}
+	os.Exit(m.Run())
+}
+
+// fakeContainer plays a container runtime: it moves into a new mount
+// namespace on a host executable (as runc init does), mounts an overlay,
+// opens a file as "runtime set-up" (which must not be recorded), then execs
+// the workload script given in argv.
+func fakeContainer() int {
+	runtime.LockOSThread() // unshare and exec must happen on one thread
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(os.Stderr, "fake container: "+format+"\n", a...)
+		return 1
+	}
+	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+		return fail("unshare: %v", err)
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fail("making / private: %v", err)
+	}
+	dir := os.Getenv("DIR")
+	opts := fmt.Sprintf("lowerdir=%s/lower,upperdir=%s/upper,workdir=%s/work", dir, dir, dir)
+	if err := unix.Mount("overlay", dir+"/merged", "overlay", 0, opts); err != nil {
+		return fail("mounting overlay: %v", err)
+	}
+	// Tell the test we are ready to be traced, and wait until we are.
+	os.Stdout.Write([]byte("R"))
+	var b [1]byte
+	os.Stdin.Read(b[:])
+
+	if f, err := os.Open(dir + "/runtime-setup"); err == nil {
+		f.Close()
+	}
+	argv := os.Args[1:]
+	if err := unix.Exec(argv[0], argv, os.Environ()); err != nil {
+		return fail("exec %s: %v", argv[0], err)
+	}
+	return 0
+}
+
+func testMode(t *testing.T) Mode {
+	m, err := ParseMode(os.Getenv("PODPROF_TEST_TRACER"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func newTestTracer(t *testing.T) *Tracer {
+	t.Helper()
+	tr, err := New(testMode(t))
+	if err != nil {
+		t.Fatalf("loading the tracer (needs root and BTF; CI runs as root): %v", err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	t.Logf("tracer mode: %s", tr.Mode())
+	return tr
+}
+
+// startFakeContainer starts the workload script in its own mount namespace
+// and returns once it is traced, before it execs.
+func startFakeContainer(t *testing.T, tr *Tracer, dir, script string) (*Container, *exec.Cmd) {
+	t.Helper()
+	for _, d := range []string{"lower", "upper", "work", "merged"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(os.Args[0], "/bin/sh", "-c", script)
+	cmd.Env = append(os.Environ(), childEnv+"=1", "DIR="+dir)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var b [1]byte
+	if _, err := stdout.Read(b[:]); err != nil {
+		t.Fatalf("fake container did not start: %v", err)
+	}
+	c, err := tr.Watch(cmd.Process.Pid)
+	if err != nil {
+		t.Fatalf("watching the fake container: %v", err)
+	}
+	stdin.Write([]byte("G"))
+	stdin.Close()
+	return c, cmd
+}
+
+func waitResult(t *testing.T, c *Container, cmd *exec.Cmd) Result {
+	t.Helper()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("workload failed: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := c.Wait(ctx)
+	if err != nil {
+		t.Fatalf("collecting the result: %v", err)
+	}
+	return res
+}
+
+func byPath(res Result) map[string]File {
+	m := make(map[string]File, len(res.Files))
+	for _, f := range res.Files {
+		m[f.Path] = f
+	}
+	return m
+}
+
+// resolved returns path with every symlink resolved: the kernel reports
+// the file that was opened, not the name used to reach it.
+func resolved(t *testing.T, path string) string {
+	t.Helper()
+	p, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestTracerRecordsWorkload(t *testing.T) {
+	tr := newTestTracer(t)
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write("runtime-setup", "x\n")
+	readFile := write("read-me", "x\n")
+	childFile := write("child-reads-me", "x\n")
+	hostFile := write("host-only", "x\n")
+	if err := os.MkdirAll(filepath.Join(dir, "lower"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write("lower/layered", "x\n")
+	written := filepath.Join(dir, "written")
+
+	// 200 opens of one file through shell redirections, a child process,
+	// five opens through the overlay, and a write.
+	script := fmt.Sprintf(`i=0; while [ $i -lt 200 ]; do read x < %[1]s; i=$((i+1)); done
+/bin/sh -c 'read x < %[2]s'
+for i in 1 2 3 4 5; do read x < %[3]s/merged/layered; done
+echo hi > %[4]s`, readFile, childFile, dir, written)
+	c, cmd := startFakeContainer(t, tr, dir, script)
+	// The host opens a file while the container runs: not the container's.
+	if f, err := os.Open(hostFile); err == nil {
+		f.Close()
+	}
+	res := waitResult(t, c, cmd)
+	files := byPath(res)
+	for _, f := range res.Files {
+		t.Logf("%-60q %04b pid=%d comm=%q events=%d", f.Path, f.Flags, f.PID, f.Comm, f.Events)
+	}
+
+	if res.Lost != 0 {
+		t.Errorf("lost %d events", res.Lost)
+	}
+	sh := resolved(t, "/bin/sh")
+	if f, ok := files[sh]; !ok || f.Flags&Exec == 0 {
+		t.Errorf("the exec'd shell %s is missing or not marked exec: %+v", sh, f)
+	}
+	if interp := elfInterpreter(t, sh); interp != "" {
+		if f, ok := files[resolved(t, interp)]; !ok || f.Flags&Exec == 0 {
+			t.Errorf("the ELF interpreter %s is missing or not marked exec: %+v", resolved(t, interp), f)
+		}
+		if !hasLibc(files) {
+			t.Errorf("libc is missing from a dynamically linked shell's opens")
+		}
+	}
+	if f, ok := files[readFile]; !ok || f.Flags&Read == 0 {
+		t.Errorf("%s is missing or not marked read: %+v", readFile, f)
+	} else if f.Events != 1 {
+		t.Errorf("%s was opened 200 times and reached user space %d times; the kernel should dedup to 1", readFile, f.Events)
+	}
+	if _, ok := files[childFile]; !ok {
+		t.Errorf("the child process's open of %s is missing", childFile)
+	}
+	layered := filepath.Join(dir, "merged", "layered")
+	if f, ok := files[layered]; !ok {
+		t.Errorf("the overlay file %s is missing", layered)
+	} else if f.Events != 1 {
+		t.Errorf("the overlay file reached user space %d times, want 1", f.Events)
+	}
+	for p := range files {
+		if strings.HasPrefix(p, filepath.Join(dir, "lower")) || strings.HasPrefix(p, filepath.Join(dir, "upper")) {
+			t.Errorf("an overlay backing file was recorded: %s", p)
+		}
+	}
+	if f, ok := files[written]; !ok || f.Flags&Write == 0 {
+		t.Errorf("%s is missing or not marked write: %+v", written, f)
+	}
+	if _, ok := files[hostFile]; ok {
+		t.Errorf("the host's open of %s was recorded", hostFile)
+	}
+	if _, ok := files[filepath.Join(dir, "runtime-setup")]; ok {
+		t.Errorf("an open by the runtime before exec was recorded")
+	}
+	if _, ok := files[resolved(t, os.Args[0])]; ok {
+		t.Errorf("the runtime's own executable was recorded")
+	}
+}
+
+// TestTracerSeparatesContainers runs two containers at once: each result
+// holds its own file only.
+func TestTracerSeparatesContainers(t *testing.T) {
+	tr := newTestTracer(t)
+	type run struct {
+		file string
+		c    *Container
+		cmd  *exec.Cmd
+	}
+	var runs []run
+	for i := range 2 {
+		dir := t.TempDir()
+		file := filepath.Join(dir, fmt.Sprintf("only-%d", i))
+		if err := os.WriteFile(file, []byte("x\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c, cmd := startFakeContainer(t, tr, dir, fmt.Sprintf("read x < %s", file))
+		runs = append(runs, run{file, c, cmd})
+	}
+	for i, r := range runs {
+		files := byPath(waitResult(t, r.c, r.cmd))
+		if _, ok := files[r.file]; !ok {
+			t.Errorf("container %d: its file %s is missing", i, r.file)
+		}
+		other := runs[1-i].file
+		if _, ok := files[other]; ok {
+			t.Errorf("container %d: recorded the other container's file %s", i, other)
+		}
+	}
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if n := len(tr.containers); n != 0 {
+		t.Errorf("%d containers still registered after both ended", n)
+	}
+	var key uint32
+	if err := tr.coll.Maps["containers"].NextKey(nil, &key); err == nil {
+		t.Errorf("the kernel's containers map still holds namespace %d", key)
+	}
+}
+
+func elfInterpreter(t *testing.T, path string) string {
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			b := make([]byte, p.Filesz)
+			if _, err := p.ReadAt(b, 0); err != nil {
+				t.Fatal(err)
+			}
+			return strings.TrimRight(string(b), "\x00")
+		}
+	}
+	return ""
+}
+
+func hasLibc(files map[string]File) bool {
+	for p := range files {
+		if strings.Contains(filepath.Base(p), "libc.so") {
+			return true
+		}
+	}
+	return false
+}
