@@ -44,15 +44,15 @@ func ParseMode(s string) (Mode, error) {
 	return "", fmt.Errorf("unknown tracer mode %q: use auto, lsm, fentry or tracepoint", s)
 }
 
-// programs names the BPF programs a mode loads. Exec runs in every mode:
-// it records the binary and interpreter of a container's first program,
-// which are opened while the runtime is still the one running.
+// programs names the BPF programs a mode loads. With tracepoints, exec
+// records the binary and ELF interpreter that the kernel opens for execve
+// without a system call of their own.
 func (m Mode) programs() []string {
 	switch m {
 	case LSM:
-		return []string{"lsm_file_open", "exec"}
+		return []string{"lsm_file_open"}
 	case Fentry:
-		return []string{"fentry_file_open", "exec"}
+		return []string{"fentry_file_open"}
 	default:
 		return []string{"sys_exit_open", "exec"}
 	}

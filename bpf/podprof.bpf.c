@@ -14,8 +14,8 @@
 //   tp_btf/sys_exit             the open family of syscalls, mapping the
 //                               returned fd to its struct file, for kernels
 //                               that refuse BPF trampolines.
-// tp_btf/sched_process_exec runs in every mode: it records the exec'd binary
-// and its ELF interpreter once the new program is in place (see exec below).
+// With tracepoints, tp_btf/sched_process_exec also records the exec'd binary
+// and its ELF interpreter, which the kernel opens without a system call.
 //
 // Paths are built by walking dentries and mounts up to the task's root, so
 // they read as the container sees them and are the same in all three modes
@@ -34,6 +34,10 @@ char LICENSE[] SEC("license") = "GPL";
 #define FMODE_READ 0x1
 #define FMODE_WRITE 0x2
 #define FMODE_EXEC 0x20
+// execve's open marks the file in its open flags with __FMODE_EXEC: the same
+// bit as FMODE_EXEC in current kernels, 040000000 in older ones, which also
+// copied it into f_mode. Any of the three means exec.
+#define FMODE_EXEC_OPEN_FLAG_OLD 040000000
 #define AT_BASE 7
 #define AUXV_PAIRS 28 // mm_struct.saved_auxv holds AT_VECTOR_SIZE (56) words
 
@@ -138,21 +142,9 @@ static __always_inline bool runs_container_code(struct task_struct *task, struct
 	return exe && BPF_CORE_READ(real_mount(exe), mnt_ns) == ns;
 }
 
-// A traced task: the container it belongs to, looked up once per event.
-struct traced {
-	struct task_struct *task;
-	struct mnt_namespace *ns;
-	__u32 inum;
-	void *seen; // the container's dedup map
-};
-
-static __always_inline bool lookup_traced(struct traced *t)
+static __always_inline bool mount_in(struct vfsmount *vfsmnt, struct mnt_namespace *ns)
 {
-	t->task = bpf_get_current_task_btf();
-	t->ns = t->task->nsproxy->mnt_ns;
-	t->inum = t->ns->ns.inum;
-	t->seen = bpf_map_lookup_elem(&containers, &t->inum);
-	return t->seen != NULL;
+	return BPF_CORE_READ(real_mount(vfsmnt), mnt_ns) == ns;
 }
 
 struct walk {
@@ -209,17 +201,44 @@ static long walk_step(__u32 i, struct walk *w)
 	return 0;
 }
 
-static __always_inline void emit(struct traced *t, struct path *path, __u32 flags)
+// report sends the path (dentry, vfsmnt) of the current task's container to
+// user space, unless it was sent with these flags already. The caller has
+// checked that the open is the container's own. A global function: the
+// verifier checks it once, not once per caller.
+__noinline int report(__u64 dentry_ptr, __u64 vfsmnt_ptr, __u32 flags)
 {
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct mnt_namespace *ns = task->nsproxy->mnt_ns;
+	__u32 inum = ns->ns.inum;
+	struct dentry *dentry = (void *)dentry_ptr;
+	struct vfsmount *vfsmnt = (void *)vfsmnt_ptr;
+
+	void *seen = bpf_map_lookup_elem(&containers, &inum);
+	if (!seen)
+		return 0;
+	struct dedup_key key = {
+		.dentry = dentry_ptr,
+		.mnt = vfsmnt_ptr,
+		.ino = BPF_CORE_READ(dentry, d_inode, i_ino),
+	};
+	__u32 *had = bpf_map_lookup_elem(seen, &key);
+	if (had) {
+		if ((*had | flags) == *had)
+			return 0;
+		__sync_fetch_and_or(had, flags);
+	} else {
+		// A full map only costs dedup: the event is still sent and the
+		// Go side merges duplicates.
+		bpf_map_update_elem(seen, &key, &flags, BPF_NOEXIST);
+	}
+
 	__u32 zero = 0;
 	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
-		return;
-
-	struct task_struct *task = t->task;
+		return 0;
 	struct walk w = {
-		.dentry = BPF_CORE_READ(path, dentry),
-		.vfsmnt = BPF_CORE_READ(path, mnt),
+		.dentry = dentry,
+		.vfsmnt = vfsmnt,
 		.root_dentry = BPF_CORE_READ(task, fs, root.dentry),
 		.root_vfsmnt = BPF_CORE_READ(task, fs, root.mnt),
 		.off = PATH_END,
@@ -239,8 +258,8 @@ static __always_inline void emit(struct traced *t, struct path *path, __u32 flag
 		bpf_probe_read_kernel(e->path, len & (PODPROF_PATH_MAX - 1),
 				      &s->walk[w.off & (PODPROF_PATH_MAX - 1)]);
 	}
-	e->ns_id = mntns_id(t->ns);
-	e->mntns = t->inum;
+	e->ns_id = mntns_id(ns);
+	e->mntns = inum;
 	e->pid = bpf_get_current_pid_tgid() >> 32;
 	e->flags = flags | (w.truncated ? PODPROF_TRUNCATED : 0);
 	e->path_len = len;
@@ -248,69 +267,66 @@ static __always_inline void emit(struct traced *t, struct path *path, __u32 flag
 
 	__u64 size = offsetof(struct event, path) + (len & (PODPROF_PATH_MAX - 1));
 	if (bpf_ringbuf_output(&events, e, size, 0)) {
-		__u64 *n = bpf_map_lookup_elem(&lost, &t->inum);
+		__u64 *n = bpf_map_lookup_elem(&lost, &inum);
 		if (n)
 			__sync_fetch_and_add(n, 1);
 	}
+	return 0;
 }
 
-// record reports file if it is one of a traced container's own opens that
-// was not reported yet with these flags.
-static __always_inline void record(struct traced *t, struct file *file, __u32 flags)
+// traced_ns returns the current task's mount namespace if its container is
+// traced: the one map lookup every open on the host pays.
+static __always_inline struct mnt_namespace *traced_ns(struct task_struct *task)
 {
-	struct vfsmount *vfsmnt = BPF_CORE_READ(file, f_path.mnt);
-	// On overlayfs the kernel opens the backing file too, under the same
-	// path. Its mount is not in the task's namespace (6.1: the overlay's
-	// private clone of the layer) or its inode is not on the mount's
-	// superblock (6.6+: a backing file carries the overlay's path and the
-	// layer's inode). Either way it is not what the container opened.
-	if (BPF_CORE_READ(real_mount(vfsmnt), mnt_ns) != t->ns)
-		return;
-	struct inode *inode = BPF_CORE_READ(file, f_inode);
-	if (BPF_CORE_READ(inode, i_sb) != BPF_CORE_READ(vfsmnt, mnt_sb))
-		return;
-	if (!runs_container_code(t->task, t->ns))
-		return;
+	struct mnt_namespace *ns = task->nsproxy->mnt_ns;
+	__u32 inum = ns->ns.inum;
 
-	struct dedup_key key = {
-		.dentry = (__u64)BPF_CORE_READ(file, f_path.dentry),
-		.mnt = (__u64)vfsmnt,
-		.ino = BPF_CORE_READ(inode, i_ino),
-	};
-	__u32 *had = bpf_map_lookup_elem(t->seen, &key);
-	if (had) {
-		if ((*had | flags) == *had)
-			return;
-		__sync_fetch_and_or(had, flags);
-	} else {
-		// A full map only costs dedup: the event is still sent and the
-		// Go side merges duplicates.
-		bpf_map_update_elem(t->seen, &key, &flags, BPF_NOEXIST);
-	}
-	struct path path = BPF_CORE_READ(file, f_path);
-	emit(t, &path, flags);
+	return bpf_map_lookup_elem(&containers, &inum) ? ns : NULL;
 }
 
 static __always_inline __u32 open_flags(struct file *file)
 {
 	__u32 mode = BPF_CORE_READ(file, f_mode);
+	__u32 oflags = BPF_CORE_READ(file, f_flags);
 	__u32 flags = 0;
 
 	if (mode & FMODE_READ)
 		flags |= PODPROF_READ;
 	if (mode & FMODE_WRITE)
 		flags |= PODPROF_WRITE;
-	if (mode & FMODE_EXEC)
+	if ((mode & FMODE_EXEC) || (oflags & (FMODE_EXEC | FMODE_EXEC_OPEN_FLAG_OLD)))
 		flags |= PODPROF_EXEC;
 	return flags;
 }
 
+// record_open reports an open if it is the container's own.
+static __always_inline void record_open(struct task_struct *task, struct mnt_namespace *ns, struct file *file)
+{
+	struct vfsmount *vfsmnt = BPF_CORE_READ(file, f_path.mnt);
+	// On overlayfs the kernel opens the backing file too, under the same
+	// path. Its mount is not in the task's namespace (6.8+: the overlay's
+	// private clone of the layer) or its inode is not on the mount's
+	// superblock (before 6.8: the overlay's path with the layer's inode).
+	// Either way it is not what the container opened.
+	if (!mount_in(vfsmnt, ns))
+		return;
+	if (BPF_CORE_READ(file, f_inode, i_sb) != BPF_CORE_READ(vfsmnt, mnt_sb))
+		return;
+	__u32 flags = open_flags(file);
+	// The binary and ELF interpreter of an exec are the container's even
+	// while the runtime is the one exec'ing them.
+	if (!(flags & PODPROF_EXEC) && !runs_container_code(task, ns))
+		return;
+	report((__u64)BPF_CORE_READ(file, f_path.dentry), (__u64)vfsmnt, flags);
+}
+
 static __always_inline void file_open(struct file *file)
 {
-	struct traced t;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct mnt_namespace *ns = traced_ns(task);
 
-	if (lookup_traced(&t))
-		record(&t, file, open_flags(file));
+	if (ns)
+		record_open(task, ns, file);
 }
 
 SEC("lsm/file_open")
@@ -339,11 +355,10 @@ int BPF_PROG(sys_exit_open, struct pt_regs *regs, long ret)
 	    nr != NR_open_by_handle_at)
 		return 0;
 
-	struct traced t;
-	if (!lookup_traced(&t))
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct mnt_namespace *ns = traced_ns(task);
+	if (!ns)
 		return 0;
-
-	struct task_struct *task = t.task;
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
 	if ((unsigned long)ret >= BPF_CORE_READ(fdt, max_fds))
 		return 0;
@@ -351,51 +366,70 @@ int BPF_PROG(sys_exit_open, struct pt_regs *regs, long ret)
 	struct file *file = NULL;
 	bpf_probe_read_kernel(&file, sizeof(file), &fds[ret]);
 	if (file)
-		record(&t, file, open_flags(file));
+		record_open(task, ns, file);
 	return 0;
 }
 
-struct interp {
-	__u64 base;
-	struct file *file;
-};
-
-static long find_interp(struct task_struct *task, struct vm_area_struct *vma, struct interp *in)
+static long find_interp(struct task_struct *task, struct vm_area_struct *vma, struct file **file)
 {
-	in->file = BPF_CORE_READ(vma, vm_file);
+	*file = BPF_CORE_READ(vma, vm_file);
 	return 0;
 }
 
-// The exec'd binary and its ELF interpreter are opened by the kernel before
-// the new program replaces the runtime, so the open hooks above drop them for
-// a container's first process (see runs_container_code). Here the new program
-// is in place: record the binary, and the interpreter found through the
-// AT_BASE entry of the new auxiliary vector.
+// Linux 6.8+ names the path a backing file was opened through here.
+struct backing_file___user_path {
+	struct file file;
+	struct path user_path;
+} __attribute__((preserve_access_index));
+
+// report_mapped reports the file behind a mapping by the path the container
+// used. A mapping of an overlayfs file holds the layer's file: before 6.8 it
+// carries the overlay's path, from 6.8 on the overlay's path is kept in its
+// struct backing_file. That field is read only when the file's own path is
+// not in the container, and trusted only if it points into the container's
+// namespace.
+static __always_inline void report_mapped(struct mnt_namespace *ns, struct file *file, __u32 flags)
+{
+	struct path path = BPF_CORE_READ(file, f_path);
+
+	if (!mount_in(path.mnt, ns)) {
+		if (!bpf_core_field_exists(struct backing_file___user_path, user_path))
+			return;
+		path = BPF_CORE_READ((struct backing_file___user_path *)file, user_path);
+		if (!path.mnt || !mount_in(path.mnt, ns))
+			return;
+	}
+	report((__u64)path.dentry, (__u64)path.mnt, flags);
+}
+
+// Without the open hooks, the exec'd binary and its ELF interpreter are
+// found once the new program is in place: the binary in bprm, the
+// interpreter as the mapping at the AT_BASE entry of the auxiliary vector.
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
-	struct traced t;
-	if (!lookup_traced(&t))
+	struct mnt_namespace *ns = traced_ns(task);
+	if (!ns)
 		return 0;
+	record_open(task, ns, BPF_CORE_READ(bprm, file));
 
-	record(&t, BPF_CORE_READ(bprm, file), PODPROF_EXEC | PODPROF_READ);
-
-	struct interp in = {};
 	struct mm_struct *mm = task->mm;
 	__u64 *auxv = (void *)mm + bpf_core_field_offset(struct mm_struct, saved_auxv);
+	__u64 base = 0;
 	for (int i = 0; i < AUXV_PAIRS; i++) {
 		__u64 pair[2];
 		if (bpf_probe_read_kernel(pair, sizeof(pair), auxv + 2 * i) || pair[0] == 0)
 			break;
 		if (pair[0] == AT_BASE) {
-			in.base = pair[1];
+			base = pair[1];
 			break;
 		}
 	}
-	if (!in.base)
+	if (!base)
 		return 0; // statically linked: no interpreter
-	bpf_find_vma(task, in.base, find_interp, &in, 0);
-	if (in.file)
-		record(&t, in.file, PODPROF_EXEC | PODPROF_READ);
+	struct file *interp = NULL;
+	bpf_find_vma(task, base, find_interp, &interp, 0);
+	if (interp)
+		report_mapped(ns, interp, PODPROF_EXEC | PODPROF_READ);
 	return 0;
 }

@@ -21,6 +21,15 @@ import (
 
 const childEnv = "PODPROF_TEST_CHILD"
 
+func init() {
+	// The fake container unshares its mount namespace on the thread that
+	// later execs; it must be the main thread, whose namespace is the
+	// process's in /proc/PID/ns/mnt. Only init runs there for sure.
+	if os.Getenv(childEnv) != "" {
+		runtime.LockOSThread()
+	}
+}
+
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
 		os.Exit(fakeContainer())
@@ -33,7 +42,6 @@ func TestMain(m *testing.M) {
 // opens a file as "runtime set-up" (which must not be recorded), then execs
 // the workload script given in argv.
 func fakeContainer() int {
-	runtime.LockOSThread() // unshare and exec must happen on one thread
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(os.Stderr, "fake container: "+format+"\n", a...)
 		return 1
