@@ -1,0 +1,195 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+)
+
+// A Summary is the short account printed when a traced container stops:
+// as text for a person, or as JSON for a script (--podprof-format=json).
+type Summary struct {
+	ImageName          string       `json:"image_name"`
+	ImageID            string       `json:"image_id"`
+	Tracer             string       `json:"tracer"`
+	LostEvents         uint64       `json:"lost_events"`
+	ImageBytes         int64        `json:"image_bytes"`
+	ImageFiles         int64        `json:"image_files"`
+	UsedBytes          int64        `json:"used_bytes"`
+	UsedFiles          int64        `json:"used_files"`
+	UsedPercent        float64      `json:"used_percent"` // of bytes
+	UnusedBytes        int64        `json:"unused_bytes"`
+	UnusedFiles        int64        `json:"unused_files"`
+	LargestUnusedDirs  []UnusedDir  `json:"largest_unused_dirs"`
+	LargestUnusedFiles []UnusedFile `json:"largest_unused_files"`
+	OutsideFiles       int          `json:"outside_files"` // opened, but not in the image
+	Profile            string       `json:"profile"`       // the profile file, "" if none was written
+}
+
+// An UnusedDir is a directory none of whose files was used.
+type UnusedDir struct {
+	Path  string // raw bytes, as untrusted as a profile's paths
+	Bytes int64
+	Files int64
+}
+
+// An UnusedFile is a regular file that was not used.
+type UnusedFile struct {
+	Path  string // raw bytes, as untrusted as a profile's paths
+	Bytes int64
+}
+
+// MarshalJSON stores the path as a profile does: "path" always valid UTF-8,
+// plus "path_base64" with the exact bytes when they are not.
+func (d UnusedDir) MarshalJSON() ([]byte, error) {
+	var stored struct {
+		Path       string `json:"path"`
+		PathBase64 string `json:"path_base64,omitempty"`
+		Bytes      int64  `json:"bytes"`
+		Files      int64  `json:"files"`
+	}
+	stored.Path, stored.PathBase64 = splitForJSON(d.Path)
+	stored.Bytes, stored.Files = d.Bytes, d.Files
+	return json.Marshal(stored)
+}
+
+// MarshalJSON stores the path as UnusedDir does.
+func (f UnusedFile) MarshalJSON() ([]byte, error) {
+	var stored struct {
+		Path       string `json:"path"`
+		PathBase64 string `json:"path_base64,omitempty"`
+		Bytes      int64  `json:"bytes"`
+	}
+	stored.Path, stored.PathBase64 = splitForJSON(f.Path)
+	stored.Bytes = f.Bytes
+	return json.Marshal(stored)
+}
+
+// NewSummary summarizes u, listing up to top of the largest unused
+// directories and files. profilePath is where the profile was written.
+func NewSummary(u *Usage, profilePath string, top int) *Summary {
+	unused := u.Unused()
+	s := &Summary{
+		ImageName:          u.Profile.Image.Name,
+		ImageID:            u.Profile.Image.ID,
+		Tracer:             u.Profile.Tracer,
+		LostEvents:         u.Profile.LostEvents,
+		ImageBytes:         u.Image.Bytes,
+		ImageFiles:         u.Image.Files,
+		UsedBytes:          u.Used.Bytes,
+		UsedFiles:          u.Used.Files,
+		UsedPercent:        u.UsedPercent(),
+		UnusedBytes:        unused.Bytes,
+		UnusedFiles:        unused.Files,
+		LargestUnusedDirs:  []UnusedDir{},
+		LargestUnusedFiles: []UnusedFile{},
+		OutsideFiles:       len(u.Outside),
+		Profile:            profilePath,
+	}
+	for _, d := range u.LargestUnusedDirs(top) {
+		s.LargestUnusedDirs = append(s.LargestUnusedDirs, UnusedDir{Path: d.Node.Path(), Bytes: d.Total.Bytes, Files: d.Total.Files})
+	}
+	for _, f := range u.LargestUnusedFiles(top) {
+		s.LargestUnusedFiles = append(s.LargestUnusedFiles, UnusedFile{Path: f.Path(), Bytes: f.Size})
+	}
+	return s
+}
+
+// WriteJSON writes s as one indented JSON object.
+func (s *Summary) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(s); err != nil {
+		return fmt.Errorf("writing summary: %w", err)
+	}
+	return nil
+}
+
+// WriteText writes s for a person reading a terminal: sizes in podman's
+// decimal units, columns aligned, every name from the container escaped.
+func (s *Summary) WriteText(w io.Writer) error {
+	tw := &textWriter{w: w}
+	image := Printable(s.ImageName)
+	if id := shortID(s.ImageID); id != "" {
+		image += " (" + Printable(id) + ")"
+	}
+	tw.printf("podprof: %s, traced with %s\n", image, Printable(s.Tracer))
+
+	sizes := []string{HumanBytes(s.ImageBytes), HumanBytes(s.UsedBytes), HumanBytes(s.UnusedBytes)}
+	counts := []string{strconv.FormatInt(s.ImageFiles, 10), strconv.FormatInt(s.UsedFiles, 10), strconv.FormatInt(s.UnusedFiles, 10), strconv.Itoa(s.OutsideFiles)}
+	sizeWidth, countWidth := maxLen(sizes), maxLen(counts)
+	tw.printf("  image   %*s  %*s %s\n", sizeWidth, sizes[0], countWidth, counts[0], filesNoun(s.ImageFiles))
+	tw.printf("  used    %*s  %*s %-5s  %.1f%% of the bytes\n", sizeWidth, sizes[1], countWidth, counts[1], filesNoun(s.UsedFiles), s.UsedPercent)
+	tw.printf("  unused  %*s  %*s %s\n", sizeWidth, sizes[2], countWidth, counts[2], filesNoun(s.UnusedFiles))
+	if s.OutsideFiles > 0 {
+		tw.printf("  outside %*s  %*s %-5s  opened, but not from the image (volumes, /proc, files created at run time)\n", sizeWidth, "", countWidth, counts[3], filesNoun(int64(s.OutsideFiles)))
+	}
+	if s.LostEvents > 0 {
+		tw.printf("  warning: the tracer lost %d events: some used files may show as unused\n", s.LostEvents)
+	}
+
+	if len(s.LargestUnusedDirs) > 0 {
+		tw.printf("largest unused directories:\n")
+		var dirSizes, dirCounts []string
+		for _, d := range s.LargestUnusedDirs {
+			dirSizes = append(dirSizes, HumanBytes(d.Bytes))
+			dirCounts = append(dirCounts, strconv.FormatInt(d.Files, 10))
+		}
+		sizeWidth, countWidth := maxLen(dirSizes), maxLen(dirCounts)
+		for i, d := range s.LargestUnusedDirs {
+			tw.printf("  %*s  %*s %-5s  %s\n", sizeWidth, dirSizes[i], countWidth, dirCounts[i], filesNoun(d.Files), Printable(d.Path))
+		}
+	}
+	if len(s.LargestUnusedFiles) > 0 {
+		tw.printf("largest unused files:\n")
+		var fileSizes []string
+		for _, f := range s.LargestUnusedFiles {
+			fileSizes = append(fileSizes, HumanBytes(f.Bytes))
+		}
+		sizeWidth := maxLen(fileSizes)
+		for i, f := range s.LargestUnusedFiles {
+			tw.printf("  %*s  %s\n", sizeWidth, fileSizes[i], Printable(f.Path))
+		}
+	}
+	if s.Profile != "" {
+		tw.printf("profile: %s  (explore: podprof report %s)\n", Printable(s.Profile), Printable(s.Profile))
+	}
+	if tw.err != nil {
+		return fmt.Errorf("writing summary: %w", tw.err)
+	}
+	return nil
+}
+
+// textWriter keeps the first write error, so that WriteText reads as the
+// report it prints rather than as error handling.
+type textWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (tw *textWriter) printf(format string, args ...any) {
+	if tw.err == nil {
+		_, tw.err = fmt.Fprintf(tw.w, format, args...)
+	}
+}
+
+func filesNoun(n int64) string {
+	if n == 1 {
+		return "file"
+	}
+	return "files"
+}
+
+// shortID shortens an image id as podman shows it.
+func shortID(id string) string {
+	return id[:min(12, len(id))]
+}
+
+func maxLen(texts []string) int {
+	width := 0
+	for _, t := range texts {
+		width = max(width, len(t))
+	}
+	return width
+}

@@ -1,0 +1,255 @@
+package run
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/vbatts/tar-split/tar/storage"
+
+	"github.com/podprof/podprof/report"
+)
+
+// StorageLayers returns the layers of image imageID, bottom first, as
+// containers/storage keeps them under graphRoot for the graph driver
+// (overlay, vfs, ...): images.json names the top layer, layers.json chains
+// each layer to its parent, and each layer's tar-split file holds the raw
+// tar headers of the layer as it was pulled. Reading those headers costs
+// milliseconds where streaming the layers' contents costs seconds.
+func StorageLayers(graphRoot, driver, imageID string) ([]report.Layer, error) {
+	imageID = strings.TrimPrefix(imageID, "sha256:")
+	imagesDir := filepath.Join(graphRoot, driver+"-images")
+	layersDir := filepath.Join(graphRoot, driver+"-layers")
+
+	var images []storageImage
+	if err := readJSON(filepath.Join(imagesDir, "images.json"), &images); err != nil {
+		return nil, err
+	}
+	var image *storageImage
+	for i := range images {
+		if images[i].ID == imageID {
+			image = &images[i]
+		}
+	}
+	if image == nil {
+		return nil, fmt.Errorf("image %s is not in %s: was it removed?", imageID, filepath.Join(imagesDir, "images.json"))
+	}
+
+	layersByID := make(map[string]storageLayer)
+	for _, name := range []string{"layers.json", "volatile-layers.json"} {
+		var layers []storageLayer
+		err := readJSON(filepath.Join(layersDir, name), &layers)
+		if errors.Is(err, fs.ErrNotExist) && name == "volatile-layers.json" {
+			continue // only there when some layer is volatile
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range layers {
+			layersByID[l.ID] = l
+		}
+	}
+
+	// Walk from the top layer down, then turn the chain bottom first.
+	var chain []storageLayer
+	for id := image.TopLayer; id != ""; {
+		l, ok := layersByID[id]
+		if !ok {
+			return nil, fmt.Errorf("layer %s of image %s is not in %s", id, imageID, layersDir)
+		}
+		if len(chain) > len(layersByID) {
+			return nil, fmt.Errorf("the layers of image %s form a loop at layer %s in %s", imageID, id, layersDir)
+		}
+		chain = append(chain, l)
+		id = l.Parent
+	}
+	createdBy := layerCommands(imagesDir, imageID, len(chain))
+	layers := make([]report.Layer, len(chain))
+	for i := range chain {
+		l := chain[len(chain)-1-i]
+		id := l.DiffDigest
+		if id == "" {
+			id = l.ID
+		}
+		tarSplit := filepath.Join(layersDir, l.ID+".tar-split.gz")
+		layers[i] = report.Layer{
+			ID:        id,
+			CreatedBy: createdBy[i],
+			Open:      func() (report.HeaderReader, io.Closer, error) { return openTarSplit(tarSplit) },
+		}
+	}
+	return layers, nil
+}
+
+// storageImage is the part of an images.json record podprof reads.
+type storageImage struct {
+	ID       string `json:"id"`
+	TopLayer string `json:"layer"`
+}
+
+// storageLayer is the part of a layers.json record podprof reads.
+type storageLayer struct {
+	ID         string `json:"id"`
+	Parent     string `json:"parent"`
+	DiffDigest string `json:"diff-digest"` // the layer's id in the image config
+}
+
+func readJSON(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("reading podman's image store: %w", err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("reading podman's image store: %s: %w", path, err)
+	}
+	return nil
+}
+
+// layerCommands returns, bottom layer first, the commands that made the
+// layers, from the image config's history. History entries that made no
+// layer are marked empty_layer; when the rest do not match the layers one
+// for one, nothing can be said and every command is "". The commands only
+// label the report, so a config that cannot be read is not an error.
+func layerCommands(imagesDir, imageID string, layerCount int) []string {
+	commands := make([]string, layerCount)
+	// containers/storage keeps the config as the image's big data item
+	// "sha256:ID", in a file named "=" and the key in base64.
+	key := "sha256:" + imageID
+	data, err := os.ReadFile(filepath.Join(imagesDir, imageID, "="+base64.StdEncoding.EncodeToString([]byte(key))))
+	if err != nil {
+		return commands
+	}
+	var config struct {
+		History []struct {
+			CreatedBy  string `json:"created_by"`
+			EmptyLayer bool   `json:"empty_layer"`
+		} `json:"history"`
+	}
+	if json.Unmarshal(data, &config) != nil {
+		return commands
+	}
+	var layerMaking []string
+	for _, h := range config.History {
+		if !h.EmptyLayer {
+			layerMaking = append(layerMaking, h.CreatedBy)
+		}
+	}
+	if len(layerMaking) != layerCount {
+		return commands
+	}
+	return layerMaking
+}
+
+// openTarSplit returns a tar reader over the headers recorded in a layer's
+// tar-split file.
+func openTarSplit(path string) (report.HeaderReader, io.Closer, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, fmt.Errorf("no tar-split metadata at %s: this layer was not stored from a tar stream", path)
+		}
+		return nil, nil, err
+	}
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	stream := &tarSplitStream{entries: storage.NewJSONUnpacker(gz)}
+	return tar.NewReader(stream), closeBoth{gz, f}, nil
+}
+
+type closeBoth [2]io.Closer
+
+func (c closeBoth) Close() error {
+	return errors.Join(c[0].Close(), c[1].Close())
+}
+
+// tarSplitStream replays a layer's tar stream from its tar-split entries:
+// segment entries hold the raw header and padding bytes, file entries only
+// the size of the content that followed. The contents are holes that read
+// as zeros, and Seek skips them: archive/tar seeks past every file's
+// content when its reader can seek, so parsing headers reads no content.
+// Seeking is forward only, which is all archive/tar needs.
+type tarSplitStream struct {
+	entries storage.Unpacker
+	segment []byte // what is left of the current segment
+	hole    int64  // what is left of the current file content
+	offset  int64
+}
+
+func (s *tarSplitStream) Read(p []byte) (int, error) {
+	for len(s.segment) == 0 && s.hole == 0 {
+		if err := s.nextEntry(); err != nil {
+			return 0, err
+		}
+	}
+	var n int
+	if len(s.segment) > 0 {
+		n = copy(p, s.segment)
+		s.segment = s.segment[n:]
+	} else {
+		n = int(min(int64(len(p)), s.hole))
+		clear(p[:n])
+		s.hole -= int64(n)
+	}
+	s.offset += int64(n)
+	return n, nil
+}
+
+func (s *tarSplitStream) Seek(offset int64, whence int) (int64, error) {
+	if whence != io.SeekCurrent || offset < 0 {
+		return s.offset, errors.New("tar-split stream: can only seek forward from the current offset")
+	}
+	for offset > 0 {
+		if len(s.segment) == 0 && s.hole == 0 {
+			if err := s.nextEntry(); err == io.EOF {
+				break // the Read that follows reports the truncation
+			} else if err != nil {
+				return s.offset, err
+			}
+			continue
+		}
+		var skipped int64
+		if len(s.segment) > 0 {
+			skipped = min(offset, int64(len(s.segment)))
+			s.segment = s.segment[skipped:]
+		} else {
+			skipped = min(offset, s.hole)
+			s.hole -= skipped
+		}
+		offset -= skipped
+		s.offset += skipped
+	}
+	return s.offset, nil
+}
+
+func (s *tarSplitStream) nextEntry() error {
+	entry, err := s.entries.Next()
+	if err == io.EOF {
+		return io.EOF
+	}
+	if err != nil {
+		return fmt.Errorf("reading tar-split entries: %w", err)
+	}
+	switch entry.Type {
+	case storage.SegmentType:
+		s.segment = entry.Payload
+	case storage.FileType:
+		if entry.Size < 0 {
+			return fmt.Errorf("tar-split entry %s has negative size %d", report.Printable(entry.GetName()), entry.Size)
+		}
+		s.hole = entry.Size
+	default:
+		return fmt.Errorf("tar-split entry of unknown type %d", entry.Type)
+	}
+	return nil
+}
