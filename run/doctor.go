@@ -1,0 +1,47 @@
+package run
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/podprof/podprof/bpf"
+)
+
+// Doctor is `podprof doctor`: can this machine trace, in which mode, and
+// why not in the better ones. It returns 0 when some mode works.
+func Doctor(w io.Writer) int {
+	fmt.Fprintf(w, "kernel:   %s\n", kernelRelease())
+	fmt.Fprintf(w, "BTF:      %s\n", present("/sys/kernel/btf/vmlinux"))
+	if lsm, err := os.ReadFile("/sys/kernel/security/lsm"); err == nil {
+		fmt.Fprintf(w, "LSMs:     %s\n", strings.TrimSpace(string(lsm)))
+	} else {
+		fmt.Fprintf(w, "LSMs:     unknown (securityfs not mounted at /sys/kernel/security)\n")
+	}
+	if podman, err := findPodman(); err == nil {
+		fmt.Fprintf(w, "podman:   %s\n", podman)
+	} else {
+		fmt.Fprintf(w, "podman:   %v\n", err)
+	}
+	code := 1
+	for _, st := range bpf.Probe() {
+		switch {
+		case st.Chosen:
+			fmt.Fprintf(w, "%-11s active\n", st.Mode+":")
+			code = 0
+		case st.Err == nil:
+			fmt.Fprintf(w, "%-11s available\n", st.Mode+":")
+		default:
+			fmt.Fprintf(w, "%-11s unavailable: %v\n", st.Mode+":", st.Err)
+		}
+	}
+	return code
+}
+
+func present(path string) string {
+	if _, err := os.Stat(path); err != nil {
+		return "missing (" + path + ")"
+	}
+	return "present"
+}

@@ -1,0 +1,257 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	// podman-remote's own `run`: its flags, its parsing into a spec, its
+	// attach, signal proxy and exit codes. podprof adds a private service
+	// and the hook annotation around it.
+	_ "github.com/containers/podman/v5/cmd/podman/containers"
+	"github.com/containers/podman/v5/cmd/podman/registry"
+	"github.com/containers/podman/v5/libpod/define"
+	"github.com/containers/podman/v5/pkg/bindings/system"
+	"github.com/sirupsen/logrus"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/podprof/podprof/bpf"
+	"github.com/podprof/podprof/report"
+)
+
+// DefaultProfileDir is where profiles go unless --podprof-output says
+// otherwise.
+const DefaultProfileDir = "/var/lib/podprof/profiles"
+
+// options are podprof's own `run` options. They are spelled --podprof-NAME
+// so they can never collide with a podman flag, and PODPROF_NAME in the
+// environment sets their default.
+type options struct {
+	output  string
+	summary string
+	format  string
+	tracer  string
+}
+
+func (o *options) define(flags *pflag.FlagSet) {
+	flags.StringVar(&o.output, "podprof-output", os.Getenv("PODPROF_OUTPUT"),
+		"write the profile to `PATH` (default "+DefaultProfileDir+"/NAME-TIME.json)")
+	flags.StringVar(&o.summary, "podprof-summary", envOr("PODPROF_SUMMARY", "auto"),
+		"print the summary of used files: auto (when stderr is a terminal), always or never")
+	flags.StringVar(&o.format, "podprof-format", envOr("PODPROF_FORMAT", "text"),
+		"summary format: text or json")
+	flags.StringVar(&o.tracer, "podprof-tracer", envOr("PODPROF_TRACER", "auto"),
+		"tracer mode: auto, lsm, fentry or tracepoint")
+}
+
+func (o *options) validate() error {
+	switch o.summary {
+	case "auto", "always", "never":
+	default:
+		return fmt.Errorf("invalid --podprof-summary %q: use auto, always or never", o.summary)
+	}
+	switch o.format {
+	case "text", "json":
+	default:
+		return fmt.Errorf("invalid --podprof-format %q: use text or json", o.format)
+	}
+	_, err := bpf.ParseMode(o.tracer)
+	return err
+}
+
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+// Main is `podprof run`: podman's run, traced. globalFlags are podman's
+// global flags given before `run`; they configure the private service.
+// It returns the exit code: the container's, or 125 for podprof's and
+// podman's own errors, as podman does.
+func Main(globalFlags, args []string) int {
+	logrus.SetLevel(logrus.WarnLevel)
+	cmd := podmanRunCommand()
+	var opts options
+	opts.define(cmd.Flags())
+	podmanRun := cmd.RunE
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return runTraced(cmd, args, &opts, globalFlags, podmanRun)
+	}
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return fmt.Errorf("%w\nSee 'podman run --help'", err) // as podman says it
+	})
+	cmd.SetArgs(args)
+	cmd.SilenceErrors = true
+	cmd.SilenceUsage = true
+	if err := cmd.ExecuteContext(registry.Context()); err != nil {
+		if registry.GetExitCode() == 0 {
+			registry.SetExitCode(define.ExecErrorCodeGeneric)
+		}
+		fmt.Fprintln(os.Stderr, "Error:", err)
+	}
+	return registry.GetExitCode()
+}
+
+// podmanRunCommand is podman-remote's `run` command, as registered by its
+// package.
+func podmanRunCommand() *cobra.Command {
+	for _, c := range registry.Commands {
+		if c.Parent == nil && c.Command.Name() == "run" {
+			return c.Command
+		}
+	}
+	panic("podman's run command is not registered")
+}
+
+func runTraced(cmd *cobra.Command, args []string, opts *options, globalFlags []string, podmanRun func(*cobra.Command, []string) error) error {
+	if err := opts.validate(); err != nil {
+		return err
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("podprof run needs root to load its eBPF tracer: run it with sudo, or as root")
+	}
+	podman, err := findPodman()
+	if err != nil {
+		return err
+	}
+	output, err := profilePath(opts.output, cmd, args[0])
+	if err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	svc, err := startService(ctx, podman, globalFlags)
+	if err != nil {
+		return err
+	}
+	defer svc.close()
+
+	conf := registry.PodmanConfig()
+	conf.URI = svc.URI
+	if _, err := registry.NewContainerEngine(cmd, args); err != nil {
+		return fmt.Errorf("connecting to the private podman service: %w", err)
+	}
+	if _, err := registry.NewImageEngine(cmd, args); err != nil {
+		return fmt.Errorf("connecting to the private podman service: %w", err)
+	}
+	defer registry.ContainerEngine().Shutdown(ctx)
+	defer registry.ImageEngine().Shutdown(ctx)
+
+	if err := cmd.Flags().Set("annotation", ProfileAnnotation+"="+output); err != nil {
+		return err
+	}
+	if opts.tracer != "auto" {
+		if err := cmd.Flags().Set("annotation", TracerAnnotation+"="+opts.tracer); err != nil {
+			return err
+		}
+	}
+	before, _ := os.Lstat(output)
+	if err := podmanRun(cmd, args); err != nil {
+		return err
+	}
+	if detach, _ := cmd.Flags().GetBool("detach"); detach {
+		return nil // the tracer writes the profile when the container ends
+	}
+	if err := waitForProfile(ctx, output, before); err != nil {
+		return err
+	}
+	if opts.summary == "never" || (opts.summary == "auto" && !term.IsTerminal(int(os.Stderr.Fd()))) {
+		return nil
+	}
+	conn, err := svc.connect(ctx)
+	if err != nil {
+		return err
+	}
+	summary, err := summarize(conn, output)
+	if err != nil {
+		return err
+	}
+	if opts.format == "json" {
+		return summary.WriteJSON(os.Stderr)
+	}
+	return summary.WriteText(os.Stderr)
+}
+
+// profilePath is the absolute path the profile is written to.
+func profilePath(output string, cmd *cobra.Command, image string) (string, error) {
+	if output == "" {
+		if err := os.MkdirAll(DefaultProfileDir, 0o755); err != nil {
+			return "", fmt.Errorf("creating %s: %w", DefaultProfileDir, err)
+		}
+		name, _ := cmd.Flags().GetString("name")
+		if name == "" {
+			name = imageBaseName(image)
+		}
+		output = filepath.Join(DefaultProfileDir, name+"-"+time.Now().Format("20060102-150405.000")+".json")
+	}
+	abs, err := filepath.Abs(output)
+	if err != nil {
+		return "", err
+	}
+	return abs, checkOutputPath(abs)
+}
+
+var unsafeNameChars = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
+
+// imageBaseName turns "localhost/podprof-demo/debian:bookworm" into
+// "debian-bookworm", a file name.
+func imageBaseName(image string) string {
+	name := image[strings.LastIndex(image, "/")+1:]
+	if i := strings.Index(name, "@"); i >= 0 {
+		name = name[:i]
+	}
+	return strings.Trim(unsafeNameChars.ReplaceAllString(name, "-"), "-.")
+}
+
+// waitForProfile returns once the tracer has replaced the file at path.
+// The tracer writes it right after the container's init exits, which is
+// before podman reports the exit; the wait only covers the last events.
+func waitForProfile(ctx context.Context, path string, before os.FileInfo) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if st, err := os.Lstat(path); err == nil && (before == nil || !os.SameFile(st, before)) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the tracer did not write the profile %s within 30s of the container's exit", path)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
+// summarize joins the profile with the image it names, read from the
+// service's image store.
+func summarize(conn context.Context, profilePath string) (*report.Summary, error) {
+	profile, err := report.ReadProfile(profilePath)
+	if err != nil {
+		return nil, err
+	}
+	info, err := system.Info(conn, nil)
+	if err != nil {
+		return nil, fmt.Errorf("asking podman where its images are: %w", err)
+	}
+	if profile.Image.ID == "" {
+		return nil, fmt.Errorf("profile %s does not name its image", profilePath)
+	}
+	layers, err := StorageLayers(info.Store.GraphRoot, info.Store.GraphDriverName, profile.Image.ID)
+	if err != nil {
+		return nil, err
+	}
+	img, err := report.BuildImage(layers)
+	if err != nil {
+		return nil, err
+	}
+	return report.NewSummary(report.Join(img, profile), profilePath, 5), nil
+}

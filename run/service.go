@@ -1,0 +1,167 @@
+package run
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/containers/podman/v5/pkg/bindings"
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"go.podman.io/common/pkg/config"
+	hooks "go.podman.io/common/pkg/hooks/1.0.0"
+)
+
+// ProfileAnnotation names where a container's profile is written. Any
+// container started with it, through podprof or plain podman with the hook
+// installed, is traced.
+const ProfileAnnotation = "io.podprof.profile"
+
+// TracerAnnotation forces a tracer mode for one container.
+const TracerAnnotation = "io.podprof.tracer"
+
+// service is a private `podman system service` whose hooks dirs include one
+// that holds podprof's hook: the hooks dir is a setting of the whole service,
+// not of one request.
+type service struct {
+	dir  string // 0700, holds the socket, hooks.d and the log; removed by close
+	cmd  *exec.Cmd
+	log  *os.File
+	exit chan error
+	URI  string
+}
+
+// startService starts the service with podman's own global flags (those the
+// user gave before `run`), and returns once it answers.
+func startService(ctx context.Context, podman string, globalFlags []string) (_ *service, err error) {
+	dir, err := os.MkdirTemp("", "podprof-")
+	if err != nil {
+		return nil, fmt.Errorf("creating a temporary directory: %w", err)
+	}
+	s := &service{dir: dir}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	hooksDir := filepath.Join(dir, "hooks.d")
+	if err := writeHook(hooksDir); err != nil {
+		return nil, err
+	}
+	defaults, err := config.Default()
+	if err != nil {
+		return nil, fmt.Errorf("reading podman's configuration: %w", err)
+	}
+	// --hooks-dir replaces podman's configured dirs: keep them.
+	args := append([]string{}, globalFlags...)
+	for _, d := range append(defaults.Engine.HooksDir.Get(), hooksDir) {
+		args = append(args, "--hooks-dir", d)
+	}
+	socket := filepath.Join(dir, "podman.sock")
+	s.URI = "unix://" + socket
+	args = append(args, "system", "service", "--time=0", s.URI)
+
+	s.cmd = exec.Command(podman, args...)
+	// The service logs warnings about its own connections; the user sees
+	// them only if it fails to start.
+	s.log, err = os.Create(filepath.Join(dir, "service.log"))
+	if err != nil {
+		return nil, err
+	}
+	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	// The service must not outlive podprof, even when podprof is killed.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: true}
+	if err := s.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting podman system service: %w", err)
+	}
+	s.exit = make(chan error, 1)
+	go func() { s.exit <- s.cmd.Wait() }()
+	if err := s.waitReady(ctx, socket); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *service) waitReady(ctx context.Context, socket string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for delay := time.Millisecond; ; delay = min(2*delay, 20*time.Millisecond) {
+		if conn, err := net.Dial("unix", socket); err == nil {
+			conn.Close()
+			return nil
+		}
+		select {
+		case err := <-s.exit:
+			s.exit <- err
+			return fmt.Errorf("podman system service exited before it answered (%v): %s", err, s.lastLogLine())
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		if time.Now().After(deadline) {
+			return errors.New("podman system service did not answer within 30s")
+		}
+	}
+}
+
+// connect returns a bindings context for the service.
+func (s *service) connect(ctx context.Context) (context.Context, error) {
+	return bindings.NewConnection(ctx, s.URI)
+}
+
+// close stops the service and removes the temporary directory.
+func (s *service) close() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		s.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-s.exit:
+		case <-time.After(10 * time.Second):
+			s.cmd.Process.Kill()
+			<-s.exit
+		}
+	}
+	if s.log != nil {
+		s.log.Close()
+	}
+	os.RemoveAll(s.dir)
+}
+
+// lastLogLine is the service's last words, usually the reason it failed.
+func (s *service) lastLogLine() string {
+	data, _ := os.ReadFile(s.log.Name())
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	return lines[len(lines)-1]
+}
+
+// writeHook writes the hook that makes podman run `podprof hook` before
+// any container that carries ProfileAnnotation starts.
+func writeHook(dir string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding podprof's own executable: %w", err)
+	}
+	hook := hooks.Hook{
+		Version: hooks.Version,
+		Hook:    rspec.Hook{Path: self, Args: []string{"podprof", "hook"}},
+		When:    hooks.When{Annotations: map[string]string{"^" + regexp.QuoteMeta(ProfileAnnotation) + "$": ".+"}},
+		Stages:  []string{"prestart"},
+	}
+	data, err := json.Marshal(hook)
+	if err != nil {
+		return err
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return fmt.Errorf("creating the hooks dir: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "podprof.json"), data, 0o600); err != nil {
+		return fmt.Errorf("writing the hook: %w", err)
+	}
+	return nil
+}
