@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 	"golang.org/x/sys/unix"
 )
@@ -66,9 +67,37 @@ func modeAllowed(m Mode) error {
 	if _, err := btf.LoadKernelSpec(); err != nil {
 		return fmt.Errorf("the kernel has no BTF (/sys/kernel/btf/vmlinux): %w", err)
 	}
-	if m != LSM {
-		return nil
+	if m == LSM {
+		if err := bpfInLSMList(); err != nil {
+			return err
+		}
 	}
+	return probeProgramType(m)
+}
+
+// probeProgramType loads the smallest program of the mode's kind: a kernel
+// that refuses trampolines says so in a millisecond, rather than after the
+// full programs' verification.
+func probeProgramType(m Mode) error {
+	var spec *ebpf.ProgramSpec
+	switch m {
+	case LSM:
+		spec = &ebpf.ProgramSpec{Type: ebpf.LSM, AttachType: ebpf.AttachLSMMac, AttachTo: "file_open"}
+	case Fentry:
+		spec = &ebpf.ProgramSpec{Type: ebpf.Tracing, AttachType: ebpf.AttachTraceFEntry, AttachTo: "security_file_open"}
+	default:
+		return nil // tp_btf loads wherever BTF does
+	}
+	spec.License = "GPL"
+	spec.Instructions = asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()}
+	prog, err := ebpf.NewProgram(spec)
+	if err != nil {
+		return explainLoadError(err)
+	}
+	return prog.Close()
+}
+
+func bpfInLSMList() error {
 	list, err := os.ReadFile(lsmListPath)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {

@@ -65,7 +65,7 @@ struct dedup_key {
 struct dedup_map {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 1 << 20);
+	__uint(max_entries, 1 << 17); // buckets are allocated up front: 2 MB
 	// Sizes, not types: clang emits an inner map's key struct as a
 	// forward declaration, which loaders cannot size.
 	__uint(key_size, sizeof(struct dedup_key));

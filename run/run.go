@@ -128,6 +128,19 @@ func runTraced(cmd *cobra.Command, args []string, opts *options, globalFlags []s
 		return err
 	}
 	ctx := cmd.Context()
+	// Load the tracer while the service starts and the container is
+	// created, so that its start does not wait for it.
+	holdCtx, releaseTracer := context.WithCancel(ctx)
+	defer releaseTracer()
+	held := make(chan error, 1)
+	go func() {
+		tracer, err := dialTracer(tracerRequest{Mode: opts.tracer, Hold: true}, readyTimeout)
+		if err == nil {
+			defer tracer.Close() // held until podprof run returns
+		}
+		held <- err
+		<-holdCtx.Done()
+	}()
 	svc, err := startService(ctx, podman, globalFlags)
 	if err != nil {
 		return err
@@ -154,8 +167,14 @@ func runTraced(cmd *cobra.Command, args []string, opts *options, globalFlags []s
 		}
 	}
 	before, _ := os.Lstat(output)
-	if err := podmanRun(cmd, args); err != nil {
+	// The hook waits for the tracer podprof holds; if it could not load,
+	// the container did not start and the tracer's reason is the error.
+	runErr := podmanRun(cmd, args)
+	if err := <-held; err != nil {
 		return err
+	}
+	if runErr != nil {
+		return runErr
 	}
 	if detach, _ := cmd.Flags().GetBool("detach"); detach {
 		return nil // the tracer writes the profile when the container ends

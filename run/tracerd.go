@@ -1,0 +1,335 @@
+package run
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/syslog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/podprof/podprof/bpf"
+	"github.com/podprof/podprof/report"
+)
+
+// One tracer process serves every traced container on the host: loading
+// the BPF programs costs far more than watching one more namespace, and
+// the kernel side already filters by a set of namespaces. It is started on
+// demand and exits when nothing is traced and nobody holds it.
+
+// tracerDir holds the tracer's socket and lock; root only.
+const tracerDir = "/run/podprof"
+
+var (
+	tracerSocket = filepath.Join(tracerDir, "tracer.sock")
+	tracerLock   = filepath.Join(tracerDir, "tracer.lock")
+)
+
+// daemonArg makes `podprof hook` the tracer process.
+const daemonArg = "--daemon"
+
+// tracerRequest is one line a client sends. Watch starts tracing a
+// container; Hold keeps the tracer loaded while the connection is open,
+// so that `podprof run` pays the load before the container starts.
+type tracerRequest struct {
+	Mode  string       `json:"mode,omitempty"` // the mode the client needs; "" any
+	Watch *rspec.State `json:"watch,omitempty"`
+	Hold  bool         `json:"hold,omitempty"`
+}
+
+type tracerReply struct {
+	Mode  string `json:"mode,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+// tracerClient is a connection to the tracer process.
+type tracerClient struct {
+	conn net.Conn
+	Mode bpf.Mode
+}
+
+// dialTracer connects to the tracer process, starting it if none runs, and
+// sends req. It returns once the tracer answered, or fails within timeout.
+func dialTracer(req tracerRequest, timeout time.Duration) (*tracerClient, error) {
+	deadline := time.Now().Add(timeout)
+	spawned := false
+	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
+		conn, err := net.Dial("unix", tracerSocket)
+		if err == nil {
+			c, err := converse(conn, req, deadline)
+			if err == nil || !errors.Is(err, errTracerGone) {
+				return c, err
+			}
+		} else if !spawned {
+			// No tracer (or one shutting down): start one. Several
+			// may race; the lock lets exactly one serve.
+			if err := spawnTracer(req.Mode, time.Until(deadline)); err != nil {
+				return nil, err
+			}
+			spawned = true
+			continue
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("the podprof tracer did not answer within %s", timeout)
+		}
+		time.Sleep(delay)
+	}
+}
+
+// errTracerGone means the tracer closed the connection without a word: it
+// was exiting when we connected.
+var errTracerGone = errors.New("the tracer closed the connection")
+
+func converse(conn net.Conn, req tracerRequest, deadline time.Time) (*tracerClient, error) {
+	conn.SetDeadline(deadline)
+	if err := json.NewEncoder(conn).Encode(req); err != nil {
+		conn.Close()
+		return nil, errTracerGone
+	}
+	line, err := bufio.NewReader(conn).ReadBytes('\n')
+	if err != nil {
+		conn.Close()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, errors.New("the podprof tracer did not answer in time")
+		}
+		return nil, errTracerGone
+	}
+	var reply tracerReply
+	if err := json.Unmarshal(line, &reply); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("unexpected answer from the podprof tracer: %q", line)
+	}
+	if reply.Error != "" {
+		conn.Close()
+		return nil, errors.New(reply.Error)
+	}
+	conn.SetDeadline(time.Time{})
+	return &tracerClient{conn: conn, Mode: bpf.Mode(reply.Mode)}, nil
+}
+
+func (c *tracerClient) Close() error { return c.conn.Close() }
+
+// spawnTracer starts the tracer process in its own session and returns
+// once it serves, or with the reason it can't (BPF not loadable...). A
+// tracer that finds another one serving exits without a word.
+func spawnTracer(mode string, timeout time.Duration) error {
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding podprof's own executable: %w", err)
+	}
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer readyR.Close()
+	cmd := exec.Command(self, "hook", daemonArg, mode)
+	cmd.ExtraFiles = []*os.File{readyW} // fd 3
+	// Its own session: it outlives whoever started it (a hook, which the
+	// runtime waits for; podprof run), and no terminal signal reaches it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	err = cmd.Start()
+	readyW.Close()
+	if err != nil {
+		return fmt.Errorf("starting the podprof tracer: %w", err)
+	}
+	go cmd.Wait()
+
+	answer := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(readyR).ReadString('\n')
+		answer <- strings.TrimSpace(line)
+	}()
+	select {
+	case line := <-answer:
+		if line == "" || line == "ok" {
+			return nil // serving, or another tracer is
+		}
+		return errors.New(line)
+	case <-time.After(timeout):
+		cmd.Process.Kill()
+		return fmt.Errorf("the podprof tracer did not start within %s", timeout)
+	}
+}
+
+// tracerd is the tracer process.
+type tracerd struct {
+	tracer   *bpf.Tracer
+	listener net.Listener
+	log      *syslog.Writer
+
+	mu      sync.Mutex
+	holders int // open connections and watched containers
+}
+
+// daemonMain is the tracer process. It tells whoever started it, on fd 3,
+// "ok" once it serves or the reason it can't.
+func daemonMain(modeName string) int {
+	ready := os.NewFile(3, "ready")
+	fail := func(err error) int {
+		fmt.Fprintln(ready, err)
+		return 1
+	}
+	// Nothing reads our stdout or stderr: whoever started us is gone soon.
+	if devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0); err == nil {
+		unix.Dup2(int(devnull.Fd()), 0)
+		unix.Dup2(int(devnull.Fd()), 1)
+		unix.Dup2(int(devnull.Fd()), 2)
+		devnull.Close()
+	}
+	mode, err := bpf.ParseMode(modeName)
+	if err != nil {
+		return fail(err)
+	}
+	if err := os.MkdirAll(tracerDir, 0o700); err != nil {
+		return fail(fmt.Errorf("creating %s: %w", tracerDir, err))
+	}
+	lock, err := os.OpenFile(tracerLock, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fail(fmt.Errorf("opening %s: %w", tracerLock, err))
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		ready.Close() // another tracer serves
+		return 0
+	}
+	tracer, err := bpf.New(mode)
+	if err != nil {
+		return fail(err)
+	}
+	defer tracer.Close()
+	os.Remove(tracerSocket) // a dead tracer's; we hold the lock
+	listener, err := net.Listen("unix", tracerSocket)
+	if err != nil {
+		return fail(fmt.Errorf("listening on %s: %w", tracerSocket, err))
+	}
+	d := &tracerd{tracer: tracer, listener: listener}
+	d.log, _ = syslog.New(syslog.LOG_DAEMON|syslog.LOG_WARNING, "podprof")
+	fmt.Fprintln(ready, "ok")
+	ready.Close()
+	d.serve()
+	os.Remove(tracerSocket)
+	return 0
+}
+
+// serve answers clients until nothing is traced and nobody holds the
+// tracer.
+func (d *tracerd) serve() {
+	var wg sync.WaitGroup
+	// Whoever started us connects right after "ok": hold until then, or
+	// for a while if it died meanwhile.
+	var spawnerArrived sync.Once
+	d.hold()
+	go func() {
+		time.Sleep(10 * time.Second)
+		spawnerArrived.Do(d.release)
+	}()
+	for {
+		conn, err := d.listener.Accept()
+		if err != nil {
+			break // closed by release, the last one out
+		}
+		d.hold()
+		spawnerArrived.Do(d.release)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.handle(conn)
+		}()
+	}
+	wg.Wait()
+}
+
+func (d *tracerd) hold() {
+	d.mu.Lock()
+	d.holders++
+	d.mu.Unlock()
+}
+
+func (d *tracerd) release() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.holders--; d.holders == 0 {
+		d.listener.Close()
+	}
+}
+
+func (d *tracerd) handle(conn net.Conn) {
+	defer conn.Close()
+	defer d.release()
+	var req tracerRequest
+	if err := json.NewDecoder(conn).Decode(&req); err != nil {
+		return
+	}
+	reply := func(err error) {
+		r := tracerReply{Mode: string(d.tracer.Mode())}
+		if err != nil {
+			r.Error = err.Error()
+		}
+		json.NewEncoder(conn).Encode(r)
+	}
+	if want, _ := bpf.ParseMode(req.Mode); want != "" && want != d.tracer.Mode() {
+		reply(fmt.Errorf("the running podprof tracer uses mode %s, not %s: wait until its containers end", d.tracer.Mode(), want))
+		return
+	}
+	switch {
+	case req.Hold:
+		reply(nil)
+		// Held until the client closes the connection.
+		conn.Read(make([]byte, 1))
+	case req.Watch != nil:
+		ctr, started, err := d.watch(req.Watch)
+		reply(err)
+		if err == nil {
+			d.hold()
+			go d.finish(req.Watch, ctr, started)
+		}
+	default:
+		reply(errors.New("empty request"))
+	}
+}
+
+func (d *tracerd) watch(state *rspec.State) (*bpf.Container, time.Time, error) {
+	if err := checkOutputPath(state.Annotations[ProfileAnnotation]); err != nil {
+		return nil, time.Time{}, err
+	}
+	if state.Pid <= 0 {
+		return nil, time.Time{}, errors.New("the container state has no pid: run the hook at the prestart or createRuntime stage")
+	}
+	started := time.Now()
+	ctr, err := d.tracer.Watch(state.Pid)
+	return ctr, started, err
+}
+
+// finish writes the container's profile once its init has exited.
+func (d *tracerd) finish(state *rspec.State, ctr *bpf.Container, started time.Time) {
+	defer d.release()
+	res, err := ctr.Wait(context.Background())
+	if err == nil {
+		container, image := containerOfBundle(state.Bundle, state.ID)
+		err = report.WriteProfile(state.Annotations[ProfileAnnotation], &report.Profile{
+			Version:    report.ProfileVersion,
+			Image:      image,
+			Container:  container,
+			Tracer:     string(d.tracer.Mode()),
+			Kernel:     kernelRelease(),
+			Started:    started,
+			Ended:      time.Now(),
+			LostEvents: res.Lost,
+			Files:      profileFiles(res.Files),
+		})
+	}
+	if err != nil && d.log != nil {
+		d.log.Err(fmt.Sprintf("container %s: %v", state.ID, err))
+	}
+}
