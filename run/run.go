@@ -171,7 +171,7 @@ func runTraced(cmd *cobra.Command, args []string, opts *options, globalFlags []s
 	// the container did not start and the tracer's reason is the error.
 	runErr := podmanRun(cmd, args)
 	if err := <-held; err != nil {
-		return err
+		return podprofFailed(err)
 	}
 	if runErr != nil {
 		return runErr
@@ -180,20 +180,34 @@ func runTraced(cmd *cobra.Command, args []string, opts *options, globalFlags []s
 		return nil // the tracer writes the profile when the container ends
 	}
 	if err := waitForProfile(ctx, output, before); err != nil {
-		return err
+		return podprofFailed(err)
 	}
 	if opts.summary == "never" || (opts.summary == "auto" && !term.IsTerminal(int(os.Stderr.Fd()))) {
 		return nil
 	}
+	if err := printSummary(ctx, svc, output, opts.format); err != nil {
+		return podprofFailed(err)
+	}
+	return nil
+}
+
+// podprofFailed marks err as podprof's own once the container has run: the
+// exit code is then podman's for its own errors, 125, not the container's.
+func podprofFailed(err error) error {
+	registry.SetExitCode(define.ExecErrorCodeGeneric)
+	return err
+}
+
+func printSummary(ctx context.Context, svc *service, profilePath, format string) error {
 	conn, err := svc.connect(ctx)
 	if err != nil {
 		return err
 	}
-	summary, err := summarize(conn, output)
+	summary, err := summarize(conn, profilePath)
 	if err != nil {
 		return err
 	}
-	if opts.format == "json" {
+	if format == "json" {
 		return summary.WriteJSON(os.Stderr)
 	}
 	return summary.WriteText(os.Stderr)

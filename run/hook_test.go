@@ -1,0 +1,140 @@
+package run
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/podprof/podprof/report"
+)
+
+// installHook writes contrib/hooks.d/podprof.json, pointed at the test's
+// podprof, into a hooks dir of its own, and returns podman's global flags
+// that use it next to podman's default dirs.
+func installHook(t *testing.T) []string {
+	t.Helper()
+	dir := t.TempDir()
+	data, err := os.ReadFile("../contrib/hooks.d/podprof.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook := strings.Replace(string(data), `"/usr/local/bin/podprof"`, fmt.Sprintf("%q", podprofBin), 1)
+	if err := os.WriteFile(filepath.Join(dir, "podprof.json"), []byte(hook), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"--hooks-dir", "/usr/share/containers/oci/hooks.d", "--hooks-dir", dir}
+}
+
+// waitProfile waits for the tracer to write path after the container ended.
+func waitProfile(t *testing.T, path string) *report.Profile {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(path); err == nil {
+			p, err := report.ReadProfile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no profile at %s 30s after the container ended", path)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func hasPath(p *report.Profile, path string) bool {
+	for _, f := range p.Files {
+		if f.Path == path {
+			return true
+		}
+	}
+	return false
+}
+
+// TestStandaloneHook is the talk's flow: plain podman, the hook installed
+// in a hooks dir, and the annotation.
+func TestStandaloneHook(t *testing.T) {
+	requireImage(t, demoImage)
+	hooks := installHook(t)
+	out := filepath.Join(t.TempDir(), "out.json")
+	args := append(hooks, "run", "--rm", "--annotation", ProfileAnnotation+"="+out, demoImage, "/bin/sh", "-c", "date; cat /etc/os-release")
+	r := runCmd(t, "podman", args...)
+	if r.code != 0 {
+		t.Fatalf("podman exit %d: %s", r.code, r.stderr)
+	}
+	p := waitProfile(t, out)
+	for _, want := range []string{"/usr/bin/dash", "/usr/bin/date", "/usr/lib/os-release"} {
+		if !hasPath(p, want) {
+			t.Errorf("profile misses %s", want)
+		}
+	}
+	if p.Image.Name != demoImage || p.Container.ID == "" {
+		t.Errorf("profile does not name its image and container: %+v %+v", p.Image, p.Container)
+	}
+}
+
+// TestStandaloneHookManyContainers profiles ten containers at once: each
+// profile holds its own container's file and none of the others'.
+func TestStandaloneHookManyContainers(t *testing.T) {
+	requireImage(t, busyboxImage)
+	hooks := installHook(t)
+	dir := t.TempDir()
+	const n = 10
+	var wg sync.WaitGroup
+	errs := make([]string, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out := filepath.Join(dir, fmt.Sprintf("c%d.json", i))
+			// Each container creates and reads a file of its own name.
+			script := fmt.Sprintf("echo %d > /tmp/only-%d; cat /tmp/only-%d; sleep 0.2", i, i, i)
+			args := append(append([]string{}, hooks...), "run", "--rm", "--annotation", ProfileAnnotation+"="+out, busyboxImage, "sh", "-c", script)
+			if r := runCmd(t, "podman", args...); r.code != 0 {
+				errs[i] = fmt.Sprintf("podman exit %d: %s", r.code, r.stderr)
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != "" {
+			t.Fatalf("container %d: %s", i, errs[i])
+		}
+		p := waitProfile(t, filepath.Join(dir, fmt.Sprintf("c%d.json", i)))
+		for j := range n {
+			if got := hasPath(p, fmt.Sprintf("/tmp/only-%d", j)); got != (i == j) {
+				t.Errorf("container %d: /tmp/only-%d recorded=%v", i, j, got)
+			}
+		}
+		if !hasPath(p, "/bin/busybox") {
+			t.Errorf("container %d: its shell /bin/busybox is missing", i)
+		}
+	}
+}
+
+// TestHookRefusesBadPath: the container does not start, and podman shows
+// the hook's one-line reason.
+func TestHookRefusesBadPath(t *testing.T) {
+	requireImage(t, busyboxImage)
+	hooks := installHook(t)
+	for _, tc := range []struct{ path, want string }{
+		{"relative.json", "is not absolute"},
+		{"/nonexistent-dir/p.json", "does not exist"},
+		{t.TempDir(), "is not a regular file"},
+	} {
+		args := append(append([]string{}, hooks...), "run", "--rm", "--annotation", ProfileAnnotation+"="+tc.path, busyboxImage, "echo", "ran")
+		r := runCmd(t, "podman", args...)
+		if r.code == 0 || strings.Contains(r.stdout, "ran") {
+			t.Errorf("%s: the container ran (exit %d)", tc.path, r.code)
+		}
+		if !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%s: podman's error does not carry the hook's reason %q:\n%s", tc.path, tc.want, r.stderr)
+		}
+	}
+}
