@@ -17,6 +17,8 @@ Usage:
                   podman run, traced: prints used and unused files when the
                   container exits and saves a profile (see podprof run --help
                   for the --podprof-* options)
+  podprof report [--image IMAGE] [--format text|json] PROFILE...
+                  the summary of saved profiles (merged) against their image
   podprof doctor  which tracer mode this machine supports, and why not others
   podprof hook    the OCI hook podman runs for containers annotated
                   io.podprof.profile=/abs/path.json (reads OCI state on stdin)
@@ -36,6 +38,8 @@ func main() {
 		os.Exit(run.Main(nil, args[1:]))
 	case "hook":
 		os.Exit(run.HookMain(args[1:]))
+	case "report":
+		os.Exit(run.ReportMain(args[1:], os.Stdout))
 	case "doctor":
 		os.Exit(run.Doctor(os.Stdout))
 	case "help", "--help", "-h":
