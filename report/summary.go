@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 )
 
 // A Summary is the short account printed when a traced container stops:
@@ -40,30 +41,62 @@ type UnusedFile struct {
 	Bytes int64
 }
 
-// MarshalJSON stores the path as a profile does: "path" always valid UTF-8,
-// plus "path_base64" with the exact bytes when they are not.
+// unusedDirJSON and unusedFileJSON store paths as a profile does: "path"
+// always valid UTF-8, plus "path_base64" with the exact bytes when they
+// are not.
+type unusedDirJSON struct {
+	Path       string `json:"path"`
+	PathBase64 string `json:"path_base64,omitempty"`
+	Bytes      int64  `json:"bytes"`
+	Files      int64  `json:"files"`
+}
+
+type unusedFileJSON struct {
+	Path       string `json:"path"`
+	PathBase64 string `json:"path_base64,omitempty"`
+	Bytes      int64  `json:"bytes"`
+}
+
+// MarshalJSON stores d so that its path survives byte for byte.
 func (d UnusedDir) MarshalJSON() ([]byte, error) {
-	var stored struct {
-		Path       string `json:"path"`
-		PathBase64 string `json:"path_base64,omitempty"`
-		Bytes      int64  `json:"bytes"`
-		Files      int64  `json:"files"`
-	}
+	stored := unusedDirJSON{Bytes: d.Bytes, Files: d.Files}
 	stored.Path, stored.PathBase64 = splitForJSON(d.Path)
-	stored.Bytes, stored.Files = d.Bytes, d.Files
 	return json.Marshal(stored)
 }
 
-// MarshalJSON stores the path as UnusedDir does.
-func (f UnusedFile) MarshalJSON() ([]byte, error) {
-	var stored struct {
-		Path       string `json:"path"`
-		PathBase64 string `json:"path_base64,omitempty"`
-		Bytes      int64  `json:"bytes"`
+// UnmarshalJSON reads what MarshalJSON stores.
+func (d *UnusedDir) UnmarshalJSON(data []byte) error {
+	var stored unusedDirJSON
+	if err := json.Unmarshal(data, &stored); err != nil {
+		return err
 	}
+	path, err := joinFromJSON("path", stored.Path, stored.PathBase64)
+	if err != nil {
+		return err
+	}
+	*d = UnusedDir{Path: path, Bytes: stored.Bytes, Files: stored.Files}
+	return nil
+}
+
+// MarshalJSON stores f so that its path survives byte for byte.
+func (f UnusedFile) MarshalJSON() ([]byte, error) {
+	stored := unusedFileJSON{Bytes: f.Bytes}
 	stored.Path, stored.PathBase64 = splitForJSON(f.Path)
-	stored.Bytes = f.Bytes
 	return json.Marshal(stored)
+}
+
+// UnmarshalJSON reads what MarshalJSON stores.
+func (f *UnusedFile) UnmarshalJSON(data []byte) error {
+	var stored unusedFileJSON
+	if err := json.Unmarshal(data, &stored); err != nil {
+		return err
+	}
+	path, err := joinFromJSON("path", stored.Path, stored.PathBase64)
+	if err != nil {
+		return err
+	}
+	*f = UnusedFile{Path: path, Bytes: stored.Bytes}
+	return nil
 }
 
 // NewSummary summarizes u, listing up to top of the largest unused
@@ -112,9 +145,15 @@ func (s *Summary) WriteText(w io.Writer) error {
 	tw := &textWriter{w: w}
 	image := Printable(s.ImageName)
 	if id := shortID(s.ImageID); id != "" {
-		image += " (" + Printable(id) + ")"
+		image = strings.TrimSpace(image + " (" + Printable(id) + ")")
 	}
-	tw.printf("podprof: %s, traced with %s\n", image, Printable(s.Tracer))
+	if image == "" {
+		image = "unnamed image"
+	}
+	if s.Tracer != "" {
+		image += ", traced with " + Printable(s.Tracer)
+	}
+	tw.printf("podprof: %s\n", image)
 
 	sizes := []string{HumanBytes(s.ImageBytes), HumanBytes(s.UsedBytes), HumanBytes(s.UnusedBytes)}
 	counts := []string{strconv.FormatInt(s.ImageFiles, 10), strconv.FormatInt(s.UsedFiles, 10), strconv.FormatInt(s.UnusedFiles, 10), strconv.Itoa(s.OutsideFiles)}

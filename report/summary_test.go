@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -105,7 +106,7 @@ func TestSummaryTextWithoutExtras(t *testing.T) {
 	if err := s.WriteText(&out); err != nil {
 		t.Fatal(err)
 	}
-	want := `podprof: , traced with 
+	want := `podprof: unnamed image
   image   10 B  1 file
   used    10 B  1 file   100.0% of the bytes
   unused   0 B  0 files
@@ -171,5 +172,26 @@ func TestSummaryJSON(t *testing.T) {
 	}
 	if first := exact.Files[0]; first.PathBase64 != "" {
 		t.Errorf("valid UTF-8 path got a base64 copy: %+v", first)
+	}
+}
+
+func TestSummaryJSONRoundTrips(t *testing.T) {
+	want := NewSummary(summaryUsage(t), "/tmp/p.json", 5)
+	var out bytes.Buffer
+	if err := want.WriteJSON(&out); err != nil {
+		t.Fatal(err)
+	}
+	var got Summary
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&got, want) {
+		t.Errorf("read back\n%+v\nwant\n%+v", got, *want)
+	}
+	if got.LargestUnusedFiles[1].Path != "/var/bad\xff\nname" {
+		t.Errorf("invalid UTF-8 path read back as %q", got.LargestUnusedFiles[1].Path)
+	}
+	if err := json.Unmarshal([]byte(`{"largest_unused_dirs":[{"path":"x","path_base64":"!"}]}`), &got); err == nil {
+		t.Errorf("bad path_base64 accepted")
 	}
 }

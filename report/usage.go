@@ -257,11 +257,9 @@ func (u *Usage) LargestUnusedDirs(limit int) []*DirUsage {
 		}
 		return false
 	})
-	slices.SortFunc(unused, func(a, b *DirUsage) int {
-		if c := cmp.Or(cmp.Compare(b.Total.Bytes, a.Total.Bytes), cmp.Compare(b.Total.Files, a.Total.Files)); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Node.Path(), b.Node.Path())
+	// The walk found them in tree order, which a stable sort keeps for ties.
+	slices.SortStableFunc(unused, func(a, b *DirUsage) int {
+		return cmp.Or(cmp.Compare(b.Total.Bytes, a.Total.Bytes), cmp.Compare(b.Total.Files, a.Total.Files))
 	})
 	return unused[:clamp(limit, len(unused))]
 }
@@ -280,12 +278,9 @@ func (u *Usage) LargestUnusedFiles(limit int) []*Node {
 		}
 		return true
 	})
-	slices.SortFunc(unused, func(a, b *Node) int {
-		if c := cmp.Compare(b.Size, a.Size); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Path(), b.Path())
-	})
+	// Stable, so that files of the same size stay in tree order: building
+	// paths to compare would cost more than the rest of the report.
+	slices.SortStableFunc(unused, func(a, b *Node) int { return cmp.Compare(b.Size, a.Size) })
 	return unused[:clamp(limit, len(unused))]
 }
 

@@ -2,6 +2,8 @@ package run
 
 import (
 	"archive/tar"
+	"bufio"
+	"bytes"
 	"compress/gzip"
 	"encoding/base64"
 	"encoding/json"
@@ -11,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/vbatts/tar-split/tar/storage"
@@ -33,15 +36,12 @@ func StorageLayers(graphRoot, driver, imageID string) ([]report.Layer, error) {
 	if err := readJSON(filepath.Join(imagesDir, "images.json"), &images); err != nil {
 		return nil, err
 	}
-	var image *storageImage
-	for i := range images {
-		if images[i].ID == imageID {
-			image = &images[i]
-		}
+	i := slices.IndexFunc(images, func(image storageImage) bool { return image.ID == imageID })
+	if i < 0 {
+		// The id comes from a profile, which anyone may have written.
+		return nil, fmt.Errorf("image %s is not in %s: was it removed?", report.Printable(imageID), filepath.Join(imagesDir, "images.json"))
 	}
-	if image == nil {
-		return nil, fmt.Errorf("image %s is not in %s: was it removed?", imageID, filepath.Join(imagesDir, "images.json"))
-	}
+	image := images[i]
 
 	layersByID := make(map[string]storageLayer)
 	for _, name := range []string{"layers.json", "volatile-layers.json"} {
@@ -59,6 +59,7 @@ func StorageLayers(graphRoot, driver, imageID string) ([]report.Layer, error) {
 	}
 
 	// Walk from the top layer down, then turn the chain bottom first.
+	// imageID is now known to be a real image's.
 	var chain []storageLayer
 	for id := image.TopLayer; id != ""; {
 		l, ok := layersByID[id]
@@ -71,10 +72,10 @@ func StorageLayers(graphRoot, driver, imageID string) ([]report.Layer, error) {
 		chain = append(chain, l)
 		id = l.Parent
 	}
+	slices.Reverse(chain)
 	createdBy := layerCommands(imagesDir, imageID, len(chain))
 	layers := make([]report.Layer, len(chain))
-	for i := range chain {
-		l := chain[len(chain)-1-i]
+	for i, l := range chain {
 		id := l.DiffDigest
 		if id == "" {
 			id = l.ID
@@ -91,8 +92,9 @@ func StorageLayers(graphRoot, driver, imageID string) ([]report.Layer, error) {
 
 // storageImage is the part of an images.json record podprof reads.
 type storageImage struct {
-	ID       string `json:"id"`
-	TopLayer string `json:"layer"`
+	ID       string   `json:"id"`
+	Names    []string `json:"names"`
+	TopLayer string   `json:"layer"`
 }
 
 // storageLayer is the part of a layers.json record podprof reads.
@@ -163,8 +165,7 @@ func openTarSplit(path string) (report.HeaderReader, io.Closer, error) {
 		f.Close()
 		return nil, nil, fmt.Errorf("reading %s: %w", path, err)
 	}
-	stream := &tarSplitStream{entries: storage.NewJSONUnpacker(gz)}
-	return tar.NewReader(stream), closeBoth{gz, f}, nil
+	return tar.NewReader(newTarSplitStream(gz)), closeBoth{gz, f}, nil
 }
 
 type closeBoth [2]io.Closer
@@ -173,17 +174,27 @@ func (c closeBoth) Close() error {
 	return errors.Join(c[0].Close(), c[1].Close())
 }
 
-// tarSplitStream replays a layer's tar stream from its tar-split entries:
-// segment entries hold the raw header and padding bytes, file entries only
-// the size of the content that followed. The contents are holes that read
-// as zeros, and Seek skips them: archive/tar seeks past every file's
-// content when its reader can seek, so parsing headers reads no content.
-// Seeking is forward only, which is all archive/tar needs.
+// tarSplitStream replays a layer's tar stream from its tar-split file, one
+// JSON storage.Entry a line: segment entries hold the raw header and
+// padding bytes, file entries only the size of the content that followed.
+// The contents are holes that read as zeros, and Seek skips them:
+// archive/tar seeks past every file's content when its reader can seek, so
+// parsing headers reads no content. Seeking is forward only, which is all
+// archive/tar needs.
 type tarSplitStream struct {
-	entries storage.Unpacker
+	lines   *bufio.Scanner
 	segment []byte // what is left of the current segment
 	hole    int64  // what is left of the current file content
 	offset  int64
+	decoded []byte // the buffer segments are decoded into, reused
+}
+
+func newTarSplitStream(r io.Reader) *tarSplitStream {
+	lines := bufio.NewScanner(r)
+	// A segment holds a header with all its PAX records, up to the 1 MiB
+	// archive/tar accepts, and grows by a third in base64.
+	lines.Buffer(make([]byte, 0, 64<<10), 4<<20)
+	return &tarSplitStream{lines: lines}
 }
 
 func (s *tarSplitStream) Read(p []byte) (int, error) {
@@ -232,12 +243,24 @@ func (s *tarSplitStream) Seek(offset int64, whence int) (int64, error) {
 	return s.offset, nil
 }
 
+// nextEntry moves to the next entry; the current one must be used up.
+//
+// Segment lines, which hold the base64 of every header and make up nearly
+// all of the file, are decoded by hand: encoding/json scans strings byte by
+// byte, and took 70% of the time to read an image of 136,000 files (2.1 s;
+// 1.3 s with this). Every other line, and any segment line not in the
+// exact form containers/storage writes, goes through encoding/json.
 func (s *tarSplitStream) nextEntry() error {
-	entry, err := s.entries.Next()
-	if err == io.EOF {
-		return io.EOF
-	}
+	line, err := s.nextLine()
 	if err != nil {
+		return err
+	}
+	if segment, ok := decodeSegmentLine(s.decoded[:0], line); ok {
+		s.segment, s.decoded = segment, segment
+		return nil
+	}
+	var entry storage.Entry
+	if err := json.Unmarshal(line, &entry); err != nil {
 		return fmt.Errorf("reading tar-split entries: %w", err)
 	}
 	switch entry.Type {
@@ -252,4 +275,61 @@ func (s *tarSplitStream) nextEntry() error {
 		return fmt.Errorf("tar-split entry of unknown type %d", entry.Type)
 	}
 	return nil
+}
+
+// nextLine returns the next line that is not blank, or io.EOF.
+func (s *tarSplitStream) nextLine() ([]byte, error) {
+	for s.lines.Scan() {
+		if line := s.lines.Bytes(); len(bytes.TrimSpace(line)) > 0 {
+			return line, nil
+		}
+	}
+	if err := s.lines.Err(); err != nil {
+		return nil, fmt.Errorf("reading tar-split entries: %w", err)
+	}
+	return nil, io.EOF
+}
+
+// decodeSegmentLine decodes a line of the form Go's encoder gives a
+// segment, {"type":2,"payload":"BASE64","position":N}, appending the
+// segment's bytes to dst, and reports whether the line had that form.
+// Base64 holds no quote or backslash, so the payload ends at the first
+// quote.
+func decodeSegmentLine(dst, line []byte) ([]byte, bool) {
+	rest, found := bytes.CutPrefix(line, []byte(`{"type":2,"payload":"`))
+	if !found {
+		return nil, false
+	}
+	encoded, tail, found := bytes.Cut(rest, []byte{'"'})
+	// The base64 decoder skips \r and \n, which JSON forbids raw in a string.
+	if !found || bytes.ContainsAny(encoded, "\r\n") {
+		return nil, false
+	}
+	position, found := bytes.CutPrefix(tail, []byte(`,"position":`))
+	if !found {
+		return nil, false
+	}
+	position, found = bytes.CutSuffix(position, []byte{'}'})
+	if !found || !isJSONNatural(position) {
+		return nil, false
+	}
+	segment, err := base64.StdEncoding.AppendDecode(dst, encoded)
+	if err != nil {
+		return nil, false
+	}
+	return segment, true
+}
+
+// isJSONNatural reports whether b is a JSON number without sign, fraction
+// or exponent: digits, with no leading zero.
+func isJSONNatural(b []byte) bool {
+	if len(b) == 0 || (b[0] == '0' && len(b) > 1) {
+		return false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -662,3 +662,88 @@ RUN ["/bin/fsop", "write:/data/replaced:10000", "link:/data/a:/data/a-third", "s
 		t.Errorf("/data/a and its new hard link /data/a-third are not one file")
 	}
 }
+
+func TestDecodeSegmentLine(t *testing.T) {
+	for _, c := range []struct {
+		line string
+		fast bool // taken by the hand decoder rather than encoding/json
+	}{
+		{`{"type":2,"payload":"aGVsbG8=","position":0}`, true},
+		{`{"type":2,"payload":"","position":17}`, true},
+		{`{"type":2,"payload":"aGVs\r\nbG8=","position":1}`, false},
+		{"{\"type\":2,\"payload\":\"aGVs\rbG8=\",\"position\":1}", false},
+		{"{\"type\":2,\"payload\":\"\n\",\"position\":0}", false},
+		{`{"type":2,"payload":null,"position":3}`, false},
+		{`{"type":2,"payload":"aGVsbG8=","position":05}`, false},
+		{`{"type":2,"payload":"aGVsbG8=","position":-1}`, false},
+		{`{"type":2,"payload":"aGVsbG8=","position":1,"payload":"d29ybGQ="}`, false},
+		{`{"type":2,"payload":"aGVsbG8=" ,"position":1}`, false},
+		{`{"type":2,"payload":"a\u0047VsbG8=","position":1}`, false},
+		{`{"type":2,"payload":"not base64!","position":1}`, false},
+		{`{"type":1,"name":"a","size":5,"payload":"aGVsbG8=","position":1}`, false},
+		{`{"payload":"aGVsbG8=","type":2,"position":1}`, false},
+	} {
+		got, fast := decodeSegmentLine([]byte("dst:"), []byte(c.line))
+		if fast != c.fast {
+			t.Errorf("%s: decoded by hand %v, want %v", c.line, fast, c.fast)
+		}
+		if fast {
+			segment, appended := bytes.CutPrefix(got, []byte("dst:"))
+			if !appended {
+				t.Errorf("%s: the segment was not appended to dst: %q", c.line, got)
+			}
+			expectSameAsJSON(t, []byte(c.line), segment)
+		}
+	}
+
+	// What tar-split writes must take the fast path, or reading big images
+	// silently becomes several times slower.
+	gz, err := gzip.NewReader(bytes.NewReader(tarSplitOf(t, writeTar(t, tar.FormatPAX,
+		&tar.Header{Name: "a", Typeflag: tar.TypeReg, Size: 10, Mode: 0o644},
+		&tar.Header{Name: strings.Repeat("long/", 40), Typeflag: tar.TypeDir, Mode: 0o755},
+	))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(gz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	segments := 0
+	for _, line := range bytes.Split(bytes.TrimSpace(data), []byte{'\n'}) {
+		if bytes.HasPrefix(line, []byte(`{"type":2`)) {
+			segments++
+			if _, fast := decodeSegmentLine(nil, line); !fast {
+				t.Errorf("tar-split's segment line %.80q... is not decoded by hand", line)
+			}
+		}
+	}
+	if segments < 3 {
+		t.Errorf("only %d segment lines in a two-entry tar-split", segments)
+	}
+}
+
+// expectSameAsJSON checks a segment decoded by hand against encoding/json.
+func expectSameAsJSON(t *testing.T, line, segment []byte) {
+	t.Helper()
+	var want storage.Entry
+	if err := json.Unmarshal(line, &want); err != nil {
+		t.Fatalf("%q: decoded by hand, but encoding/json refuses it: %v", line, err)
+	}
+	if want.Type != storage.SegmentType || !bytes.Equal(segment, want.Payload) {
+		t.Fatalf("%q: decoded by hand as segment %q, by encoding/json as %+v", line, segment, want)
+	}
+}
+
+// FuzzDecodeSegmentLine checks that whatever line the hand decoder takes,
+// encoding/json reads the same.
+func FuzzDecodeSegmentLine(f *testing.F) {
+	f.Add([]byte(`{"type":2,"payload":"aGVsbG8=","position":0}`))
+	f.Add([]byte(`{"type":2,"payload":"","position":1234}`))
+	f.Add([]byte(`{"type":1,"name":"x","size":5,"payload":"AAAAAAAAAAA=","position":1}`))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		if segment, fast := decodeSegmentLine(nil, line); fast {
+			expectSameAsJSON(t, line, segment)
+		}
+	})
+}

@@ -67,6 +67,9 @@ func reportProfiles(paths []string, image, format string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if image != "" {
+		merged.Image = report.ImageRef{Name: image, ID: imageID}
+	}
 	layers, err := StorageLayers(store.GraphRoot, driver, imageID)
 	if err != nil {
 		return err
@@ -86,9 +89,9 @@ func reportProfiles(paths []string, image, format string, w io.Writer) error {
 // with --image, else the one they all ran.
 func reportImageID(graphRoot, driver, image string, profiles []*report.Profile) (string, error) {
 	if image != "" {
-		images, err := readStorageRecords(filepath.Join(graphRoot, driver+"-images", "images.json"))
-		if err != nil {
-			return "", fmt.Errorf("reading the image store: %w", err)
+		var images []storageImage
+		if err := readJSON(filepath.Join(graphRoot, driver+"-images", "images.json"), &images); err != nil {
+			return "", err
 		}
 		for _, im := range images {
 			if im.ID == strings.TrimPrefix(image, "sha256:") || strings.HasPrefix(im.ID, image) {

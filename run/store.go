@@ -1,44 +1,18 @@
 package run
 
 import (
-	"encoding/json"
-	"fmt"
-	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/podprof/podprof/report"
 )
 
-// storageRecord is the part of a containers/storage record (images.json,
-// containers.json, layers.json) that podprof reads.
-type storageRecord struct {
-	ID     string   `json:"id"`
-	Names  []string `json:"names"`
-	Image  string   `json:"image"`  // containers: the image's id
-	Layer  string   `json:"layer"`  // images: the top layer; containers: the rw layer
-	Parent string   `json:"parent"` // layers: the layer below
-}
-
-func readStorageRecords(path string) ([]storageRecord, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var records []storageRecord
-	if err := json.Unmarshal(data, &records); err != nil {
-		return nil, fmt.Errorf("parsing %s: %w", path, err)
-	}
-	return records, nil
-}
-
-func findRecord(records []storageRecord, id string) *storageRecord {
-	for i := range records {
-		if records[i].ID == id {
-			return &records[i]
-		}
-	}
-	return nil
+// storageContainer is the part of a containers.json record podprof reads.
+type storageContainer struct {
+	ID    string   `json:"id"`
+	Names []string `json:"names"`
+	Image string   `json:"image"` // the image's id
 }
 
 // containerOfBundle names a podman container and its image from the
@@ -52,22 +26,22 @@ func containerOfBundle(bundle, id string) (report.ContainerRef, report.ImageRef)
 	if filepath.Base(filepath.Dir(bundle)) != id || !strings.HasSuffix(containersDir, "-containers") {
 		return ctr, report.ImageRef{}
 	}
-	records, err := readStorageRecords(filepath.Join(containersDir, "containers.json"))
-	if err != nil {
+	var containers []storageContainer
+	if readJSON(filepath.Join(containersDir, "containers.json"), &containers) != nil {
 		return ctr, report.ImageRef{}
 	}
-	rec := findRecord(records, id)
-	if rec == nil {
+	i := slices.IndexFunc(containers, func(c storageContainer) bool { return c.ID == id })
+	if i < 0 {
 		return ctr, report.ImageRef{}
 	}
-	if len(rec.Names) > 0 {
-		ctr.Name = rec.Names[0]
+	if names := containers[i].Names; len(names) > 0 {
+		ctr.Name = names[0]
 	}
-	img := report.ImageRef{ID: rec.Image}
-	imagesDir := strings.TrimSuffix(containersDir, "-containers") + "-images"
-	if images, err := readStorageRecords(filepath.Join(imagesDir, "images.json")); err == nil {
-		if im := findRecord(images, rec.Image); im != nil && len(im.Names) > 0 {
-			img.Name = im.Names[0]
+	img := report.ImageRef{ID: containers[i].Image}
+	var images []storageImage
+	if readJSON(filepath.Join(strings.TrimSuffix(containersDir, "-containers")+"-images", "images.json"), &images) == nil {
+		if j := slices.IndexFunc(images, func(im storageImage) bool { return im.ID == img.ID }); j >= 0 && len(images[j].Names) > 0 {
+			img.Name = images[j].Names[0]
 		}
 	}
 	return ctr, img
