@@ -6,45 +6,53 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/podprof/podprof/run"
 )
 
 const usage = `podprof: which files of a container image does your workload really use?
 
-Usage:
+podprof adds these commands to podman:
   podprof run [podman run options] IMAGE [COMMAND [ARG...]]
-                  podman run, traced: prints used and unused files when the
-                  container exits and saves a profile (see podprof run --help
-                  for the --podprof-* options)
+                  podman run, traced: saves a profile of the files the
+                  container opened and, on a terminal, prints how much of the
+                  image they are (see podprof run --help, --podprof-* options)
   podprof report [--image IMAGE] [--format text|json] PROFILE...
                   the summary of saved profiles (merged) against their image
   podprof doctor  which tracer mode this machine supports, and why not others
-  podprof hook    the OCI hook podman runs for containers annotated
+  podprof hook    the OCI hook for containers annotated
                   io.podprof.profile=/abs/path.json (reads OCI state on stdin)
 
 Every other command and flag is podman's: podprof runs the real podman with
-them unchanged, so alias podman=podprof is safe.
+them unchanged, so alias podman=podprof is safe. Podman's help follows.
+
 `
 
 func main() {
 	args := os.Args[1:]
-	if len(args) == 0 {
-		fmt.Fprint(os.Stderr, usage)
-		os.Exit(125)
+	command, global, rest := "", []string(nil), []string(nil)
+	if len(args) > 0 {
+		command, rest = args[0], args[1:]
 	}
-	switch args[0] {
+	// Global flags may come before run: podprof --log-level=debug run ...
+	if strings.HasPrefix(command, "-") && slices.Contains(args, "run") {
+		if g, r, err := run.SplitGlobalFlags(args); err == nil && len(r) > 0 && r[0] == "run" {
+			command, global, rest = "run", g, r[1:]
+		}
+	}
+	switch command {
 	case "run":
-		os.Exit(run.Main(nil, args[1:]))
-	case "hook":
-		os.Exit(run.HookMain(args[1:]))
+		os.Exit(run.Main(global, rest))
 	case "report":
-		os.Exit(run.ReportMain(args[1:], os.Stdout))
+		os.Exit(run.ReportMain(rest, os.Stdout))
 	case "doctor":
 		os.Exit(run.Doctor(os.Stdout))
-	case "help", "--help", "-h":
+	case "hook":
+		os.Exit(run.HookMain(rest))
+	case "--help", "-h":
 		fmt.Print(usage)
-		return
 	}
 	os.Exit(run.Podman(args))
 }

@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"syscall"
 )
 
@@ -44,4 +47,55 @@ func Podman(args []string) int {
 	}
 	fmt.Fprintln(os.Stderr, "Error:", err)
 	return 125
+}
+
+// SplitGlobalFlags splits `podman [global flags] COMMAND ...` into the
+// global flags and the rest. Which global flags take a value is asked of
+// the installed podman (its --help), so that 4.x and 5.x, each with its
+// own flags, are read as they read themselves.
+func SplitGlobalFlags(args []string) (global, rest []string, err error) {
+	takesValue, err := podmanGlobalFlags()
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		if arg == "--" || !strings.HasPrefix(arg, "-") || arg == "-" {
+			return args[:i], args[i:], nil
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+		if takesValue[name] && !hasValue {
+			i++ // its value is the next argument
+		}
+	}
+	return args, nil, nil
+}
+
+// podmanFlagLine matches a flag line of podman's help: "  -r, --remote",
+// "      --root string".
+var podmanFlagLine = regexp.MustCompile(`^\s+(?:-(\w), )?--([\w-]+)( \S+)?\s`)
+
+// podmanGlobalFlags maps each global flag name (long and short) to whether
+// it takes a value.
+func podmanGlobalFlags() (map[string]bool, error) {
+	podman, err := findPodman()
+	if err != nil {
+		return nil, err
+	}
+	help, err := exec.Command(podman, "--help").Output()
+	if err != nil {
+		return nil, fmt.Errorf("asking %s for its global flags: %w", podman, err)
+	}
+	flags := make(map[string]bool)
+	for _, line := range strings.Split(string(help), "\n") {
+		m := podmanFlagLine.FindStringSubmatch(line + " ")
+		if m == nil {
+			continue
+		}
+		flags[m[2]] = m[3] != ""
+		if m[1] != "" {
+			flags[m[1]] = m[3] != ""
+		}
+	}
+	return flags, nil
 }

@@ -34,10 +34,11 @@ const DefaultProfileDir = "/var/lib/podprof/profiles"
 // so they can never collide with a podman flag, and PODPROF_NAME in the
 // environment sets their default.
 type options struct {
-	output  string
-	summary string
-	format  string
-	tracer  string
+	output      string
+	summary     string
+	format      string
+	tracer      string
+	untraceable string
 }
 
 func (o *options) define(flags *pflag.FlagSet) {
@@ -49,6 +50,8 @@ func (o *options) define(flags *pflag.FlagSet) {
 		"summary format: text or json")
 	flags.StringVar(&o.tracer, "podprof-tracer", envOr("PODPROF_TRACER", "auto"),
 		"tracer mode: auto, lsm, fentry or tracepoint")
+	flags.StringVar(&o.untraceable, "podprof-untraceable", envOr("PODPROF_UNTRACEABLE", "fail"),
+		"where podprof can't trace (not root, a kernel that can't): fail, or run the container untraced as podman would")
 }
 
 func (o *options) validate() error {
@@ -61,6 +64,11 @@ func (o *options) validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("invalid --podprof-format %q: use text or json", o.format)
+	}
+	switch o.untraceable {
+	case "fail", "run":
+	default:
+		return fmt.Errorf("invalid --podprof-untraceable %q: use fail or run", o.untraceable)
 	}
 	_, err := bpf.ParseMode(o.tracer)
 	return err
@@ -80,11 +88,22 @@ func envOr(name, def string) string {
 func Main(globalFlags, args []string) int {
 	logrus.SetLevel(logrus.WarnLevel)
 	cmd := podmanRunCommand()
+	// podman-remote hides what a remote service can't do on the client's
+	// machine; podprof's service runs on this machine, where it can.
+	for _, name := range []string{"pidfile", "conmon-pidfile"} {
+		cmd.Flags().Lookup(name).Hidden = false
+	}
 	var opts options
 	opts.define(cmd.Flags())
 	podmanRun := cmd.RunE
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		return runTraced(cmd, args, &opts, globalFlags, podmanRun)
+	cmd.RunE = func(cmd *cobra.Command, positional []string) error {
+		err := runTraced(cmd, positional, &opts, globalFlags, podmanRun)
+		var untraceable untraceableError
+		if errors.As(err, &untraceable) && opts.untraceable == "run" {
+			fmt.Fprintf(os.Stderr, "podprof: not tracing: %v\n", untraceable.error)
+			os.Exit(Podman(append(append(globalFlags, "run"), withoutPodprofFlags(args, len(positional))...)))
+		}
+		return err
 	}
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return fmt.Errorf("%w\nSee 'podman run --help'", err) // as podman says it
@@ -117,9 +136,13 @@ func runTraced(cmd *cobra.Command, args []string, opts *options, globalFlags []s
 		return err
 	}
 	if os.Geteuid() != 0 {
-		return errors.New("podprof run needs root to load its eBPF tracer: run it with sudo, or as root")
+		return untraceableError{errors.New("podprof run needs root to load its eBPF tracer: run it as root, or pass --podprof-untraceable=run")}
 	}
 	podman, err := findPodman()
+	if err != nil {
+		return err
+	}
+	globalFlags, err = serviceFlags(globalFlags)
 	if err != nil {
 		return err
 	}
@@ -141,6 +164,14 @@ func runTraced(cmd *cobra.Command, args []string, opts *options, globalFlags []s
 		held <- err
 		<-holdCtx.Done()
 	}()
+	if opts.untraceable == "run" {
+		// Whether the container may run untraced must be known before
+		// it runs: give up the overlap of the load with its creation.
+		if err := <-held; err != nil {
+			return untraceableError{err}
+		}
+		held <- nil
+	}
 	svc, err := startService(ctx, podman, globalFlags)
 	if err != nil {
 		return err
@@ -287,4 +318,44 @@ func summarize(conn context.Context, profilePath string) (*report.Summary, error
 		return nil, err
 	}
 	return report.NewSummary(report.Join(img, profile), profilePath, 5), nil
+}
+
+// serviceFlags are the global flags the private service takes: podman's
+// own global flags keep their meaning there. Those that point podman at
+// another machine can't: podprof traces this one's kernel. --noout is the
+// client's.
+func serviceFlags(global []string) ([]string, error) {
+	var out []string
+	for i := 0; i < len(global); i++ {
+		name, _, _ := strings.Cut(strings.TrimLeft(global[i], "-"), "=")
+		switch name {
+		case "remote", "r", "url", "host", "H", "connection", "c", "context", "identity":
+			return nil, fmt.Errorf("podprof run traces containers on this machine; --%s points podman elsewhere: drop it", name)
+		case "noout":
+			continue // the client's: podman 4 still shows the container's output
+		}
+		out = append(out, global[i])
+	}
+	return out, nil
+}
+
+// untraceableError says podprof can't trace here at all; with
+// --podprof-untraceable=run the container then runs as podman would.
+type untraceableError struct{ error }
+
+// withoutPodprofFlags is args without podprof's own options, which come
+// before the image: positional is the count of arguments from the image on.
+func withoutPodprofFlags(args []string, positional int) []string {
+	flags, tail := args[:len(args)-positional], args[len(args)-positional:]
+	var out []string
+	for i := 0; i < len(flags); i++ {
+		if name, _, hasValue := strings.Cut(flags[i], "="); strings.HasPrefix(name, "--podprof-") {
+			if !hasValue {
+				i++ // its value
+			}
+			continue
+		}
+		out = append(out, flags[i])
+	}
+	return append(out, tail...)
 }
