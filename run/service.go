@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -42,7 +43,8 @@ type service struct {
 // startService starts the service with podman's own global flags (those the
 // user gave before `run`), and returns once it answers.
 func startService(ctx context.Context, podman string, globalFlags []string) (_ *service, err error) {
-	dir, err := os.MkdirTemp("", "podprof-")
+	removeStaleDirs()
+	dir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", tempDirPrefix, os.Getpid()))
 	if err != nil {
 		return nil, fmt.Errorf("creating a temporary directory: %w", err)
 	}
@@ -138,6 +140,22 @@ func (s *service) lastLogLine() string {
 	data, _ := os.ReadFile(s.log.Name())
 	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
 	return lines[len(lines)-1]
+}
+
+// tempDirPrefix names podprof run's temporary directories, followed by the
+// pid of the podprof that owns one.
+const tempDirPrefix = "podprof-run-"
+
+// removeStaleDirs removes the temporary directories of podprof runs that
+// were killed before they could (SIGKILL): their owner is gone.
+func removeStaleDirs() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), tempDirPrefix+"*-*"))
+	for _, dir := range dirs {
+		pid, err := strconv.Atoi(strings.Split(strings.TrimPrefix(filepath.Base(dir), tempDirPrefix), "-")[0])
+		if err == nil && syscall.Kill(pid, 0) == syscall.ESRCH {
+			os.RemoveAll(dir)
+		}
+	}
 }
 
 // writeHook writes the hook that makes podman run `podprof hook` before
