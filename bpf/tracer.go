@@ -220,9 +220,11 @@ func (c *Container) register() error {
 	old := t.containers[c.inum]
 	t.mu.Unlock()
 	if old != nil {
-		// The kernel reuses a namespace's inode number once it is freed.
-		// A live holder means two watchers of one container.
-		if old.alive() {
+		// The kernel reuses a namespace's inode number once it is freed:
+		// a container that has exited but is not finished yet holds it.
+		// Finish it first; a live holder means two watchers of one
+		// container.
+		if !old.exited() {
 			return fmt.Errorf("the mount namespace of process %d is already traced (process %d)", c.pid, old.pid)
 		}
 		old.finish()
@@ -258,13 +260,16 @@ func mountNamespaceID(ns *os.File) uint64 {
 	return id
 }
 
-func (c *Container) alive() bool {
+// exited tells whether the container's init has exited, zombie or not.
+func (c *Container) exited() bool {
 	select {
 	case <-c.done:
-		return false
+		return true
 	default:
 	}
-	return unix.PidfdSendSignal(c.pidfd, 0, nil, 0) == nil
+	fds := []unix.PollFd{{Fd: int32(c.pidfd), Events: unix.POLLIN}}
+	n, err := unix.Poll(fds, 0)
+	return err == nil && n > 0
 }
 
 func (c *Container) waitExit() {

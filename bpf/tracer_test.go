@@ -311,3 +311,52 @@ func hasLibc(files map[string]File) bool {
 	}
 	return false
 }
+
+// TestTracerNamespaceReuse: the kernel hands a freed mount namespace's
+// inode number to the next one. A container whose init has exited, but
+// whose result nobody collected yet, must neither block the next
+// container nor receive its files.
+func TestTracerNamespaceReuse(t *testing.T) {
+	tr := newTestTracer(t)
+	var containers []*Container
+	var results []Result
+	var files []string
+	reused := false
+	var firstInum uint32
+	for i := range 5 {
+		dir := t.TempDir()
+		file := filepath.Join(dir, "mine")
+		if err := os.WriteFile(file, []byte("x\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c, cmd := startFakeContainer(t, tr, dir, fmt.Sprintf("read x < %s", file))
+		if err := cmd.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			firstInum = c.inum
+		} else if c.inum == firstInum {
+			reused = true
+		}
+		containers = append(containers, c)
+		files = append(files, file)
+	}
+	// Collected only now: each container's init exited before the next
+	// one was watched, in a namespace that may carry the same number.
+	for _, c := range containers {
+		res, err := c.Wait(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		results = append(results, res)
+	}
+	for i, res := range results {
+		got := byPath(res)
+		for j, f := range files {
+			if _, ok := got[f]; ok != (i == j) {
+				t.Errorf("container %d: %s recorded=%v", i, f, ok)
+			}
+		}
+	}
+	t.Logf("namespace number reused: %v", reused)
+}
