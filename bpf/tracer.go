@@ -173,6 +173,7 @@ type Container struct {
 	inum   uint32
 	nsID   uint64 // 0 where the kernel has no NS_GET_MNTNS_ID
 	pidfd  int
+	ns     *os.File // the mount namespace, held open while traced
 	dedup  *ebpf.Map
 
 	files  map[string]*File // guarded by tracer.mu
@@ -192,6 +193,9 @@ func (t *Tracer) Watch(pid int) (*Container, error) {
 	c := &Container{tracer: t, pid: pid, pidfd: pidfd, files: make(map[string]*File), done: make(chan struct{})}
 	if err := c.register(); err != nil {
 		unix.Close(pidfd)
+		if c.ns != nil {
+			c.ns.Close()
+		}
 		return nil, err
 	}
 	go c.waitExit()
@@ -205,7 +209,11 @@ func (c *Container) register() error {
 	if err != nil {
 		return fmt.Errorf("opening the mount namespace of process %d: %w", c.pid, err)
 	}
-	defer ns.Close()
+	// Held open until the container is finished: a namespace's inode
+	// number is freed, and given to the next namespace, as soon as its
+	// last process exits, before that process is a zombie. Holding the
+	// namespace keeps its number ours.
+	c.ns = ns
 	var st unix.Stat_t
 	if err := unix.Fstat(int(ns.Fd()), &st); err != nil {
 		return fmt.Errorf("reading %s: %w", nsPath, err)
@@ -220,10 +228,9 @@ func (c *Container) register() error {
 	old := t.containers[c.inum]
 	t.mu.Unlock()
 	if old != nil {
-		// The kernel reuses a namespace's inode number once it is freed:
-		// a container that has exited but is not finished yet holds it.
-		// Finish it first; a live holder means two watchers of one
-		// container.
+		// A namespace we hold cannot be another's: this one is watched
+		// already, unless its holder's init has exited and it waits to be
+		// finished.
 		if !old.exited() {
 			return fmt.Errorf("the mount namespace of process %d is already traced (process %d)", c.pid, old.pid)
 		}
@@ -342,6 +349,10 @@ func (c *Container) forgetLocked() {
 	if c.pidfd >= 0 {
 		unix.Close(c.pidfd)
 		c.pidfd = -1
+	}
+	if c.ns != nil {
+		c.ns.Close()
+		c.ns = nil
 	}
 }
 
