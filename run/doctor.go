@@ -17,8 +17,9 @@ func Doctor(w io.Writer) int {
 	if lsm, err := os.ReadFile("/sys/kernel/security/lsm"); err == nil {
 		fmt.Fprintf(w, "LSMs:     %s\n", strings.TrimSpace(string(lsm)))
 	} else {
-		fmt.Fprintf(w, "LSMs:     unknown (securityfs not mounted at /sys/kernel/security)\n")
+		fmt.Fprintf(w, "LSMs:     unknown (securityfs is not mounted: mount -t securityfs securityfs /sys/kernel/security)\n")
 	}
+	fmt.Fprintf(w, "user:     %s\n", privileges())
 	if podman, err := findPodman(); err == nil {
 		fmt.Fprintf(w, "podman:   %s\n", podman)
 	} else {
@@ -44,4 +45,13 @@ func present(path string) string {
 		return "missing (" + path + ")"
 	}
 	return "present"
+}
+
+// privileges says whether podprof may load BPF programs: root, or the
+// capabilities that stand for it.
+func privileges() string {
+	if os.Geteuid() == 0 {
+		return "root"
+	}
+	return fmt.Sprintf("uid %d, not root: tracing needs root (CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE at least)", os.Geteuid())
 }
