@@ -4,6 +4,7 @@ import (
 	"context"
 	"debug/elf"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,6 +34,9 @@ func init() {
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
 		os.Exit(fakeContainer())
+	}
+	if n := os.Getenv(loopEnv); n != "" {
+		os.Exit(openCloseLoop(n))
 	}
 	os.Exit(m.Run())
 }
@@ -66,7 +70,13 @@ func fakeContainer() int {
 		f.Close()
 	}
 	argv := os.Args[1:]
-	if err := unix.Exec(argv[0], argv, os.Environ()); err != nil {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, childEnv+"=") {
+			env = append(env, kv) // the workload is not the fake runtime
+		}
+	}
+	if err := unix.Exec(argv[0], argv, env); err != nil {
 		return fail("exec %s: %v", argv[0], err)
 	}
 	return 0
@@ -95,13 +105,22 @@ func newTestTracer(t *testing.T) *Tracer {
 // and returns once it is traced, before it execs.
 func startFakeContainer(t *testing.T, tr *Tracer, dir, script string) (*Container, *exec.Cmd) {
 	t.Helper()
+	c, cmd, _ := startFake(t, tr, dir, []string{"/bin/sh", "-c", script}, nil)
+	return c, cmd
+}
+
+// startFake starts argv in a fake container of its own, watched by tr
+// unless tr is nil, and returns once argv is about to be exec'd. The rest
+// of argv's stdout is left in stdout.
+func startFake(t testing.TB, tr *Tracer, dir string, argv, env []string) (*Container, *exec.Cmd, io.Reader) {
+	t.Helper()
 	for _, d := range []string{"lower", "upper", "work", "merged"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command(os.Args[0], "/bin/sh", "-c", script)
-	cmd.Env = append(os.Environ(), childEnv+"=1", "DIR="+dir)
+	cmd := exec.Command(os.Args[0], argv...)
+	cmd.Env = append(append(os.Environ(), childEnv+"=1", "DIR="+dir), env...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -118,13 +137,15 @@ func startFakeContainer(t *testing.T, tr *Tracer, dir, script string) (*Containe
 	if _, err := stdout.Read(b[:]); err != nil {
 		t.Fatalf("fake container did not start: %v", err)
 	}
-	c, err := tr.Watch(cmd.Process.Pid)
-	if err != nil {
-		t.Fatalf("watching the fake container: %v", err)
+	var c *Container
+	if tr != nil {
+		if c, err = tr.Watch(cmd.Process.Pid); err != nil {
+			t.Fatalf("watching the fake container: %v", err)
+		}
 	}
 	stdin.Write([]byte("G"))
 	stdin.Close()
-	return c, cmd
+	return c, cmd, stdout
 }
 
 func waitResult(t *testing.T, c *Container, cmd *exec.Cmd) Result {
