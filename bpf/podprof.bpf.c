@@ -201,6 +201,25 @@ static long walk_step(__u32 i, struct walk *w)
 	return 0;
 }
 
+static __always_inline struct dedup_key dedup_key_of(struct dentry *dentry, struct vfsmount *vfsmnt)
+{
+	struct dedup_key key = {
+		.dentry = (__u64)dentry,
+		.mnt = (__u64)vfsmnt,
+		.ino = BPF_CORE_READ(dentry, d_inode, i_ino),
+	};
+	return key;
+}
+
+// seen_before tells whether the container's dedup map has the key with
+// these flags already.
+static __always_inline bool seen_before(void *seen, struct dedup_key *key, __u32 flags)
+{
+	__u32 *had = bpf_map_lookup_elem(seen, key);
+
+	return had && (*had | flags) == *had;
+}
+
 // report sends the path (dentry, vfsmnt) of the current task's container to
 // user space, unless it was sent with these flags already. The caller has
 // checked that the open is the container's own. A global function: the
@@ -216,11 +235,7 @@ __noinline int report(__u64 dentry_ptr, __u64 vfsmnt_ptr, __u32 flags)
 	void *seen = bpf_map_lookup_elem(&containers, &inum);
 	if (!seen)
 		return 0;
-	struct dedup_key key = {
-		.dentry = dentry_ptr,
-		.mnt = vfsmnt_ptr,
-		.ino = BPF_CORE_READ(dentry, d_inode, i_ino),
-	};
+	struct dedup_key key = dedup_key_of(dentry, vfsmnt);
 	__u32 *had = bpf_map_lookup_elem(seen, &key);
 	if (had) {
 		if ((*had | flags) == *had)
@@ -274,14 +289,14 @@ __noinline int report(__u64 dentry_ptr, __u64 vfsmnt_ptr, __u32 flags)
 	return 0;
 }
 
-// traced_ns returns the current task's mount namespace if its container is
-// traced: the one map lookup every open on the host pays.
-static __always_inline struct mnt_namespace *traced_ns(struct task_struct *task)
+// traced returns the dedup map of the current task's container, or NULL if
+// it is not traced: the one map lookup every open on the host pays.
+static __always_inline void *traced(struct task_struct *task, struct mnt_namespace **ns)
 {
-	struct mnt_namespace *ns = task->nsproxy->mnt_ns;
-	__u32 inum = ns->ns.inum;
+	*ns = task->nsproxy->mnt_ns;
+	__u32 inum = (*ns)->ns.inum;
 
-	return bpf_map_lookup_elem(&containers, &inum) ? ns : NULL;
+	return bpf_map_lookup_elem(&containers, &inum);
 }
 
 static __always_inline __u32 open_flags(struct file *file)
@@ -299,34 +314,42 @@ static __always_inline __u32 open_flags(struct file *file)
 	return flags;
 }
 
-// record_open reports an open if it is the container's own.
-static __always_inline void record_open(struct task_struct *task, struct mnt_namespace *ns, struct file *file)
+// record_open reports an open if it is the container's own. Most opens of
+// a traced container are of files it opened before: that case is decided
+// first, with the fewest reads.
+static __always_inline void record_open(struct task_struct *task, struct mnt_namespace *ns, void *seen,
+					struct file *file)
 {
-	struct vfsmount *vfsmnt = BPF_CORE_READ(file, f_path.mnt);
+	struct path path = BPF_CORE_READ(file, f_path);
+	__u32 flags = open_flags(file);
+	struct dedup_key key = dedup_key_of(path.dentry, path.mnt);
+	if (seen_before(seen, &key, flags))
+		return;
+
 	// On overlayfs the kernel opens the backing file too, under the same
 	// path. Its mount is not in the task's namespace (6.8+: the overlay's
 	// private clone of the layer) or its inode is not on the mount's
 	// superblock (before 6.8: the overlay's path with the layer's inode).
 	// Either way it is not what the container opened.
-	if (!mount_in(vfsmnt, ns))
+	if (!mount_in(path.mnt, ns))
 		return;
-	if (BPF_CORE_READ(file, f_inode, i_sb) != BPF_CORE_READ(vfsmnt, mnt_sb))
+	if (BPF_CORE_READ(file, f_inode, i_sb) != BPF_CORE_READ(path.mnt, mnt_sb))
 		return;
-	__u32 flags = open_flags(file);
 	// The binary and ELF interpreter of an exec are the container's even
 	// while the runtime is the one exec'ing them.
 	if (!(flags & PODPROF_EXEC) && !runs_container_code(task, ns))
 		return;
-	report((__u64)BPF_CORE_READ(file, f_path.dentry), (__u64)vfsmnt, flags);
+	report((__u64)path.dentry, (__u64)path.mnt, flags);
 }
 
 static __always_inline void file_open(struct file *file)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct mnt_namespace *ns = traced_ns(task);
+	struct mnt_namespace *ns;
+	void *seen = traced(task, &ns);
 
-	if (ns)
-		record_open(task, ns, file);
+	if (seen)
+		record_open(task, ns, seen, file);
 }
 
 SEC("lsm/file_open")
@@ -356,17 +379,17 @@ int BPF_PROG(sys_exit_open, struct pt_regs *regs, long ret)
 		return 0;
 
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct mnt_namespace *ns = traced_ns(task);
-	if (!ns)
+	struct mnt_namespace *ns;
+	void *seen = traced(task, &ns);
+	if (!seen)
 		return 0;
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	if ((unsigned long)ret >= BPF_CORE_READ(fdt, max_fds))
+	struct fdtable *fdt = task->files->fdt;
+	if ((unsigned long)ret >= fdt->max_fds)
 		return 0;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
 	struct file *file = NULL;
-	bpf_probe_read_kernel(&file, sizeof(file), &fds[ret]);
+	bpf_probe_read_kernel(&file, sizeof(file), &fdt->fd[ret]);
 	if (file)
-		record_open(task, ns, file);
+		record_open(task, ns, seen, file);
 	return 0;
 }
 
@@ -408,10 +431,11 @@ static __always_inline void report_mapped(struct mnt_namespace *ns, struct file 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
-	struct mnt_namespace *ns = traced_ns(task);
-	if (!ns)
+	struct mnt_namespace *ns;
+	void *seen = traced(task, &ns);
+	if (!seen)
 		return 0;
-	record_open(task, ns, BPF_CORE_READ(bprm, file));
+	record_open(task, ns, seen, BPF_CORE_READ(bprm, file));
 
 	struct mm_struct *mm = task->mm;
 	__u64 *auxv = (void *)mm + bpf_core_field_offset(struct mm_struct, saved_auxv);
