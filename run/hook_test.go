@@ -1,13 +1,17 @@
 package run
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	hooks "go.podman.io/common/pkg/hooks/1.0.0"
 
 	"github.com/podprof/podprof/report"
 )
@@ -136,5 +140,32 @@ func TestHookRefusesBadPath(t *testing.T) {
 		if !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("%s: podman's error does not carry the hook's reason %q:\n%s", tc.path, tc.want, r.stderr)
 		}
+	}
+}
+
+// TestMakeInstall: the binary and the hook land under DESTDIR, and the
+// installed hook names the installed binary.
+func TestMakeInstall(t *testing.T) {
+	dest := t.TempDir()
+	if r := runCmd(t, "make", "-C", "..", "install", "DESTDIR="+dest, "PREFIX=/opt/podprof"); r.code != 0 {
+		t.Fatalf("make install: %s%s", r.stdout, r.stderr)
+	}
+	if st, err := os.Stat(filepath.Join(dest, "opt/podprof/bin/podprof")); err != nil || st.Mode()&0o111 == 0 {
+		t.Fatalf("no executable podprof under DESTDIR/PREFIX/bin: %v", err)
+	}
+	hook, err := os.ReadFile(filepath.Join(dest, "usr/share/containers/oci/hooks.d/podprof.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h hooks.Hook
+	if err := json.Unmarshal(hook, &h); err != nil {
+		t.Fatal(err)
+	}
+	matches := false
+	for key := range h.When.Annotations {
+		matches = matches || regexp.MustCompile(key).MatchString(ProfileAnnotation)
+	}
+	if h.Hook.Path != "/opt/podprof/bin/podprof" || !matches || h.Stages[0] != "prestart" {
+		t.Errorf("the installed hook does not run the installed podprof at prestart for %s:\n%s", ProfileAnnotation, hook)
 	}
 }
