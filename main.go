@@ -19,8 +19,11 @@ podprof adds these commands to podman:
                   podman run, traced: saves a profile of the files the
                   container opened and, on a terminal, prints how much of the
                   image they are (see podprof run --help, --podprof-* options)
-  podprof report [--image IMAGE] [--format text|json] PROFILE...
-                  the summary of saved profiles (merged) against their image
+  podprof report [--image IMAGE] [--format text|json|tree] PROFILE...
+                  the summary of saved profiles (merged) against their image,
+                  per layer, as a tree, or as a CI gate (see --help)
+  podprof explore [--image IMAGE] PROFILE...
+                  browse the image's directories by share of bytes used
   podprof doctor  which tracer mode this machine supports, and why not others
   podprof hook    the OCI hook for containers annotated
                   io.podprof.profile=/abs/path.json (reads OCI state on stdin)
@@ -47,6 +50,8 @@ func main() {
 		os.Exit(run.Main(global, rest))
 	case "report":
 		os.Exit(run.ReportMain(rest, os.Stdout))
+	case "explore":
+		os.Exit(run.ExploreMain(rest))
 	case "doctor":
 		os.Exit(run.Doctor(os.Stdout))
 	case "hook":

@@ -26,6 +26,54 @@ type Summary struct {
 	LargestUnusedFiles []UnusedFile `json:"largest_unused_files"`
 	OutsideFiles       int          `json:"outside_files"` // opened, but not in the image
 	Profile            string       `json:"profile"`       // the profile file, "" if none was written
+	// Layers says, bottom layer first, what each layer adds to the final
+	// filesystem and how much of that was used (docs/accounting.md).
+	Layers []LayerSummary `json:"layers"`
+}
+
+// A LayerSummary is one layer's part of the image and of its use.
+type LayerSummary struct {
+	ID        string // the layer's diff digest, or its storage id
+	CreatedBy string // the image history's command; as untrusted as a path
+	// Bytes and Files count the files this layer made that are in the
+	// final tree; UsedBytes and UsedFiles those of them that were used.
+	Bytes, Files         int64
+	UsedBytes, UsedFiles int64
+	UsedPercent          float64 // UsedBytes / Bytes × 100; 0 for a layer of 0 bytes
+}
+
+// layerSummaryJSON stores created_by as a profile stores paths.
+type layerSummaryJSON struct {
+	ID              string  `json:"id"`
+	CreatedBy       string  `json:"created_by"`
+	CreatedByBase64 string  `json:"created_by_base64,omitempty"`
+	Bytes           int64   `json:"bytes"`
+	Files           int64   `json:"files"`
+	UsedBytes       int64   `json:"used_bytes"`
+	UsedFiles       int64   `json:"used_files"`
+	UsedPercent     float64 `json:"used_percent"`
+}
+
+// MarshalJSON stores l so that its command survives byte for byte.
+func (l LayerSummary) MarshalJSON() ([]byte, error) {
+	stored := layerSummaryJSON{ID: l.ID, Bytes: l.Bytes, Files: l.Files, UsedBytes: l.UsedBytes, UsedFiles: l.UsedFiles, UsedPercent: l.UsedPercent}
+	stored.CreatedBy, stored.CreatedByBase64 = splitForJSON(l.CreatedBy)
+	return json.Marshal(stored)
+}
+
+// UnmarshalJSON reads what MarshalJSON stores.
+func (l *LayerSummary) UnmarshalJSON(data []byte) error {
+	var stored layerSummaryJSON
+	if err := json.Unmarshal(data, &stored); err != nil {
+		return err
+	}
+	createdBy, err := joinFromJSON("created_by", stored.CreatedBy, stored.CreatedByBase64)
+	if err != nil {
+		return err
+	}
+	*l = LayerSummary{ID: stored.ID, CreatedBy: createdBy, Bytes: stored.Bytes, Files: stored.Files,
+		UsedBytes: stored.UsedBytes, UsedFiles: stored.UsedFiles, UsedPercent: stored.UsedPercent}
+	return nil
 }
 
 // An UnusedDir is a directory none of whose files was used.
@@ -119,6 +167,14 @@ func NewSummary(u *Usage, profilePath string, top int) *Summary {
 		LargestUnusedFiles: []UnusedFile{},
 		OutsideFiles:       len(u.Outside),
 		Profile:            profilePath,
+		Layers:             []LayerSummary{},
+	}
+	for _, l := range u.Layers() {
+		s.Layers = append(s.Layers, LayerSummary{
+			ID: l.ID, CreatedBy: l.CreatedBy,
+			Bytes: l.Bytes, Files: l.Files, UsedBytes: l.Used.Bytes, UsedFiles: l.Used.Files,
+			UsedPercent: percent(l.Used.Bytes, l.Bytes),
+		})
 	}
 	for _, d := range u.LargestUnusedDirs(top) {
 		s.LargestUnusedDirs = append(s.LargestUnusedDirs, UnusedDir{Path: d.Node.Path(), Bytes: d.Total.Bytes, Files: d.Total.Files})
@@ -143,17 +199,7 @@ func (s *Summary) WriteJSON(w io.Writer) error {
 // decimal units, columns aligned, every name from the container escaped.
 func (s *Summary) WriteText(w io.Writer) error {
 	tw := &textWriter{w: w}
-	image := Printable(s.ImageName)
-	if id := shortID(s.ImageID); id != "" {
-		image = strings.TrimSpace(image + " (" + Printable(id) + ")")
-	}
-	if image == "" {
-		image = "unnamed image"
-	}
-	if s.Tracer != "" {
-		image += ", traced with " + Printable(s.Tracer)
-	}
-	tw.printf("podprof: %s\n", image)
+	tw.printf("%s\n", imageLine(s.ImageName, s.ImageID, s.Tracer))
 
 	sizes := []string{HumanBytes(s.ImageBytes), HumanBytes(s.UsedBytes), HumanBytes(s.UnusedBytes)}
 	counts := []string{strconv.FormatInt(s.ImageFiles, 10), strconv.FormatInt(s.UsedFiles, 10), strconv.FormatInt(s.UnusedFiles, 10), strconv.Itoa(s.OutsideFiles)}
@@ -191,13 +237,74 @@ func (s *Summary) WriteText(w io.Writer) error {
 			tw.printf("  %*s  %s\n", sizeWidth, fileSizes[i], Printable(f.Path))
 		}
 	}
+	s.writeLayers(tw)
 	if s.Profile != "" {
-		tw.printf("profile: %s  (explore: podprof report %s)\n", Printable(s.Profile), Printable(s.Profile))
+		tw.printf("profile: %s  (explore: podprof explore %s)\n", Printable(s.Profile), Printable(s.Profile))
 	}
 	if tw.err != nil {
 		return fmt.Errorf("writing summary: %w", tw.err)
 	}
 	return nil
+}
+
+// writeLayers writes the per-layer table, with each layer's command cut
+// to one line of reasonable length.
+func (s *Summary) writeLayers(tw *textWriter) {
+	if len(s.Layers) == 0 {
+		return
+	}
+	header := []string{"#", "LAYER", "SIZE", "USED", "USED%", "USED/FILES"}
+	rows := [][]string{header}
+	for i, l := range s.Layers {
+		rows = append(rows, []string{
+			strconv.Itoa(i + 1), Printable(shortID(strings.TrimPrefix(l.ID, "sha256:"))),
+			HumanBytes(l.Bytes), HumanBytes(l.UsedBytes), percentOf(l.UsedBytes, l.Bytes),
+			strconv.FormatInt(l.UsedFiles, 10) + "/" + strconv.FormatInt(l.Files, 10),
+		})
+	}
+	widths := make([]int, len(header))
+	for _, r := range rows {
+		for i, c := range r {
+			widths[i] = max(widths[i], len(c))
+		}
+	}
+	tw.printf("layers, bottom first:\n")
+	for i, r := range rows {
+		createdBy := "CREATED BY"
+		if i > 0 {
+			createdBy = FitWidth(PrintableText(s.Layers[i-1].CreatedBy), maxCreatedByWidth)
+		}
+		line := fmt.Sprintf("  %*s  %-*s  %*s  %*s  %*s  %*s  %s", widths[0], r[0], widths[1], r[1], widths[2], r[2], widths[3], r[3], widths[4], r[4], widths[5], r[5], createdBy)
+		tw.printf("%s\n", strings.TrimRight(line, " "))
+	}
+}
+
+// maxCreatedByWidth is where the text report cuts a layer's command; the
+// JSON has it whole.
+const maxCreatedByWidth = 72
+
+// percent is part/whole × 100, 0 when whole is 0.
+func percent(part, whole int64) float64 {
+	if whole == 0 {
+		return 0
+	}
+	return 100 * float64(part) / float64(whole)
+}
+
+// imageLine is the first line of the text reports: which image, which
+// tracer.
+func imageLine(name, id, tracer string) string {
+	image := Printable(name)
+	if id := shortID(id); id != "" {
+		image = strings.TrimSpace(image + " (" + Printable(id) + ")")
+	}
+	if image == "" {
+		image = "unnamed image"
+	}
+	if tracer != "" {
+		image += ", traced with " + Printable(tracer)
+	}
+	return "podprof: " + image
 }
 
 // textWriter keeps the first write error, so that WriteText reads as the

@@ -89,7 +89,10 @@ largest unused files:
     2 MB  "/usr/share/doc/\x1b]0;pwned\a"
   300 kB  "/var/bad\xff\nname"
     1 kB  /usr/share/doc/readme
-profile: "/tmp/run 1.json"  (explore: podprof report "/tmp/run 1.json")
+layers, bottom first:
+  #  LAYER    SIZE  USED  USED%  USED/FILES  CREATED BY
+  1  l1     7.3 MB  5 MB  68.5%         1/4
+profile: "/tmp/run 1.json"  (explore: podprof explore "/tmp/run 1.json")
 `
 	if out.String() != want {
 		t.Errorf("text:\n%s\nwant:\n%s", out.String(), want)
@@ -110,6 +113,9 @@ func TestSummaryTextWithoutExtras(t *testing.T) {
   image   10 B  1 file
   used    10 B  1 file   100.0% of the bytes
   unused   0 B  0 files
+layers, bottom first:
+  #  LAYER  SIZE  USED   USED%  USED/FILES  CREATED BY
+  1  l1     10 B  10 B  100.0%         1/1
 `
 	if out.String() != want {
 		t.Errorf("text:\n%s\nwant:\n%s", out.String(), want)
@@ -193,5 +199,122 @@ func TestSummaryJSONRoundTrips(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(`{"largest_unused_dirs":[{"path":"x","path_base64":"!"}]}`), &got); err == nil {
 		t.Errorf("bad path_base64 accepted")
+	}
+}
+
+func TestSummaryLayersText(t *testing.T) {
+	s := NewSummary(Join(treeImage(t), treeProfile()), "", 0)
+	s.Layers = append(s.Layers, LayerSummary{ID: "sha256:cccccccccccccccc", CreatedBy: "RUN " + strings.Repeat("x", 100)})
+	var out bytes.Buffer
+	if err := s.WriteText(&out); err != nil {
+		t.Fatal(err)
+	}
+	_, got, _ := strings.Cut(out.String(), "layers, bottom first:\n")
+	// The command is escaped when it must be, and cut to one line.
+	want := `  #  LAYER          SIZE   USED  USED%  USED/FILES  CREATED BY
+  1  aaaaaaaaaaaa  950 B  150 B  15.8%         4/6  /bin/sh -c #(nop) ADD file:abc in /
+  2  bbbbbbbbbbbb   2 kB    0 B   0.0%         0/1  "RUN make \x1b[31mred\xff"
+  3  cccccccccccc    0 B    0 B      -         0/0  RUN xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…
+`
+	if got != want {
+		t.Errorf("layers:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestSummaryLayersJSON(t *testing.T) {
+	s := NewSummary(Join(treeImage(t), treeProfile()), "", 5)
+	want := []LayerSummary{
+		{ID: "sha256:aaaaaaaaaaaaaaaa", CreatedBy: "/bin/sh -c #(nop) ADD file:abc in /", Bytes: 950, Files: 6, UsedBytes: 150, UsedFiles: 4, UsedPercent: 100 * 150.0 / 950},
+		{ID: "sha256:bbbbbbbbbbbbbbbb", CreatedBy: "RUN make \x1b[31mred\xff", Bytes: 2000, Files: 1},
+	}
+	if !reflect.DeepEqual(s.Layers, want) {
+		t.Errorf("layers %+v\nwant %+v", s.Layers, want)
+	}
+	var sum LayerSummary
+	for _, l := range s.Layers {
+		sum.Bytes += l.Bytes
+		sum.Files += l.Files
+		sum.UsedBytes += l.UsedBytes
+		sum.UsedFiles += l.UsedFiles
+	}
+	if sum.Bytes != s.ImageBytes || sum.Files != s.ImageFiles || sum.UsedBytes != s.UsedBytes || sum.UsedFiles != s.UsedFiles {
+		t.Errorf("the layers add up to %+v, the image is %+v", sum, s)
+	}
+
+	var out bytes.Buffer
+	if err := s.WriteJSON(&out); err != nil {
+		t.Fatal(err)
+	}
+	var raw struct {
+		Layers []map[string]any `json:"layers"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &raw); err != nil {
+		t.Fatal(err)
+	}
+	top := raw.Layers[1]
+	if top["created_by"] != "RUN make \x1b[31mred\uFFFD" || top["created_by_base64"] != "UlVOIG1ha2UgG1szMW1yZWT/" || top["bytes"] != 2000.0 || top["used_bytes"] != 0.0 {
+		t.Errorf("top layer in JSON: %v", top)
+	}
+	if _, ok := raw.Layers[0]["created_by_base64"]; ok {
+		t.Errorf("a valid UTF-8 command got a base64 copy: %v", raw.Layers[0])
+	}
+	var back Summary
+	if err := json.Unmarshal(out.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back.Layers, want) {
+		t.Errorf("layers read back as %+v", back.Layers)
+	}
+}
+
+func TestPrintableText(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"/bin/sh -c #(nop) ADD file:abc in /", "/bin/sh -c #(nop) ADD file:abc in /"},
+		{`RUN echo "a\b"`, `RUN echo "a\b"`},
+		{`"quoted"`, `"\"quoted\""`},
+		{"RUN x\x1b[2J", `"RUN x\x1b[2J"`},
+		{"RUN a\nb", `"RUN a\nb"`},
+		{"bad\xff", `"bad\xff"`},
+		{"real \uFFFD", "real \uFFFD"},
+		{"", ""},
+	} {
+		if got := PrintableText(c.in); got != c.want {
+			t.Errorf("PrintableText(%q) = %s, want %s", c.in, got, c.want)
+		}
+	}
+}
+
+func TestDisplayWidth(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int
+	}{
+		{"abc", 3}, {"ünï", 3}, {"e\u0301", 1}, {"日本", 4}, {"█░", 2}, {"", 0},
+	} {
+		if got := DisplayWidth(c.in); got != c.want {
+			t.Errorf("DisplayWidth(%q) = %d, want %d", c.in, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		in   string
+		w    int
+		want string
+	}{
+		{"abcdef", 6, "abcdef"},
+		{"abcdef", 5, "abcd…"},
+		{"abcdef", 1, "…"},
+		{"abcdef", 0, ""},
+		{"日本語", 5, "日本…"},
+		{"日本語", 4, "日…"},
+	} {
+		if got := FitWidth(c.in, c.w); got != c.want {
+			t.Errorf("FitWidth(%q, %d) = %q, want %q", c.in, c.w, got, c.want)
+		}
+	}
+	if got := PadWidth("日本語", 5); got != "日本…" {
+		t.Errorf("PadWidth = %q", got)
+	}
+	if got := PadWidth("日", 4); got != "日  " {
+		t.Errorf("PadWidth = %q", got)
 	}
 }

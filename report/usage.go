@@ -48,6 +48,9 @@ type Usage struct {
 	touched map[*Node]bool
 	dirs    map[*Node]*DirUsage
 	layers  []LayerUsage
+	// counted maps each inode to the name it is counted under in the
+	// rollups: the first of its names in walk order.
+	counted map[*Inode]*Node
 }
 
 // Join marks the files of img that the profile says were opened.
@@ -172,7 +175,7 @@ func (u *Usage) rollUp() {
 	for i, info := range u.Image.Layers {
 		u.layers[i].LayerInfo = info
 	}
-	seen := make(map[*Inode]bool)
+	u.counted = make(map[*Inode]*Node)
 	var rollUpDir func(dir *Node) *DirUsage
 	rollUpDir = func(dir *Node) *DirUsage {
 		du := &DirUsage{Node: dir, Touched: u.touched[dir]}
@@ -185,10 +188,10 @@ func (u *Usage) rollUp() {
 				du.Used.Files += sub.Used.Files
 				continue
 			}
-			if seen[c.Inode] {
+			if u.counted[c.Inode] != nil {
 				continue
 			}
-			seen[c.Inode] = true
+			u.counted[c.Inode] = c
 			du.Total.add(c.Inode)
 			if u.used[c.Inode] {
 				du.Used.add(c.Inode)

@@ -4,85 +4,255 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
+	"github.com/docker/go-units"
 	"github.com/spf13/pflag"
 	"go.podman.io/storage/types"
 
 	"github.com/podprof/podprof/report"
 )
 
-// ReportMain is `podprof report PROFILE...`: the summary of one or more
-// profiles (merged by union) against their image, read from the local
-// image store. It returns 0, or 125 with a one-line error.
+// Exit codes of podprof report and podprof explore.
+const (
+	exitOK         = 0
+	exitGateFailed = 1   // a --fail-unused-* limit was passed; the report was printed
+	exitError      = 125 // podprof could not make the report, as podman's own errors
+)
+
+// ReportMain is `podprof report PROFILE...`: the summary, the per-layer
+// table or the tree of one or more profiles (merged by union) against
+// their image, read from the local image store. It returns 0; 1 when a
+// --fail-unused-* limit is passed, with a one-line reason on stderr after
+// the report; or 125 with a one-line error. See docs/report.md.
 func ReportMain(args []string, stdout io.Writer) int {
+	return reportMain(args, stdout, os.Stderr)
+}
+
+// reportOptions are podprof report's flags.
+type reportOptions struct {
+	image        string
+	format       string
+	depth        int
+	sort         string
+	unusedOnly   bool
+	failBytes    string
+	failPercent  string
+	gate         report.Gate
+	listOptions  report.ListOptions
+	depthChanged bool
+}
+
+func reportMain(args []string, stdout, stderr io.Writer) int {
 	flags := pflag.NewFlagSet("podprof report", pflag.ContinueOnError)
-	image := flags.String("image", "", "the image to compare with (default: the profiles' own)")
-	format := flags.String("format", "text", "text or json")
+	flags.SetOutput(stderr)
+	var o reportOptions
+	flags.StringVar(&o.image, "image", "", "compare with `IMAGE` (default: the image the profiles ran)")
+	flags.StringVar(&o.format, "format", "text", "text (summary and layers), json, or tree")
+	flags.IntVar(&o.depth, "depth", report.DefaultTreeDepth, "tree: list `N` levels below / (0: / alone)")
+	flags.StringVar(&o.sort, "sort", "size", "tree: sort each directory by `ORDER`, size or name")
+	flags.BoolVar(&o.unusedOnly, "unused-only", false, "tree: list only entries that hold unused files")
+	flags.StringVar(&o.failBytes, "fail-unused-bytes", "", "exit 1 if more than `SIZE` bytes are unused (50MB, 1.5GiB, 1000)")
+	flags.StringVar(&o.failPercent, "fail-unused-percent", "", "exit 1 if more than `P` percent of the bytes are unused (0 to 100)")
 	flags.Usage = func() {
-		fmt.Fprintf(os.Stderr, "Usage: podprof report [--image IMAGE] [--format text|json] PROFILE...\n\n%s", flags.FlagUsages())
+		fmt.Fprintf(stderr, "Usage: podprof report [--image IMAGE] [--format text|json|tree] [--depth N] [--fail-unused-bytes SIZE] [--fail-unused-percent P] PROFILE...\n\n%s"+
+			"\nExit status: 0, 1 when a --fail-unused-* limit is passed, 125 on error.\n", flags.FlagUsages())
 	}
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
-			return 0
+			return exitOK
 		}
-		fmt.Fprintf(os.Stderr, "Error: %v\nSee 'podprof report --help'\n", err)
-		return 125
+		fmt.Fprintf(stderr, "Error: %v\nSee 'podprof report --help'\n", err)
+		return exitError
 	}
-	if err := reportProfiles(flags.Args(), *image, *format, stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "Error:", err)
-		return 125
+	o.depthChanged = flags.Changed("depth")
+	if err := o.check(flags); err != nil {
+		fmt.Fprintln(stderr, "Error:", err)
+		return exitError
 	}
-	return 0
+	u, err := loadUsage(flags.Args(), o.image, nil)
+	if err != nil {
+		fmt.Fprintln(stderr, "Error:", err)
+		return exitError
+	}
+	summary := report.NewSummary(u, strings.Join(flags.Args(), " "), 5)
+	switch o.format {
+	case "json":
+		err = summary.WriteJSON(stdout)
+	case "tree":
+		err = u.WriteTree(stdout, report.TreeOptions{Depth: o.depth, ListOptions: o.listOptions})
+	default:
+		err = summary.WriteText(stdout)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "Error:", err)
+		return exitError
+	}
+	if reason := o.gate.Check(summary); reason != "" {
+		fmt.Fprintln(stderr, "podprof: gate failed:", reason)
+		return exitGateFailed
+	}
+	return exitOK
 }
 
-func reportProfiles(paths []string, image, format string, w io.Writer) error {
-	if len(paths) == 0 {
-		return errors.New("no profile given: podprof report PROFILE... (podprof run prints where it saved one)")
+// check validates the flags and turns them into options.
+func (o *reportOptions) check(flags *pflag.FlagSet) error {
+	switch o.format {
+	case "text", "json", "tree":
+	default:
+		return fmt.Errorf("invalid --format %q: use text, json or tree", o.format)
 	}
-	if format != "text" && format != "json" {
-		return fmt.Errorf("invalid --format %q: use text or json", format)
+	if o.format != "tree" {
+		for _, name := range []string{"depth", "sort", "unused-only"} {
+			if flags.Changed(name) {
+				return fmt.Errorf("--%s is for --format tree", name)
+			}
+		}
+	}
+	if o.depth < 0 {
+		return fmt.Errorf("invalid --depth %d: give 0 or more levels", o.depth)
+	}
+	var err error
+	if o.listOptions, err = listOptions(o.sort, o.unusedOnly); err != nil {
+		return err
+	}
+	o.gate = report.NoGate
+	if flags.Changed("fail-unused-bytes") {
+		if o.gate.MaxUnusedBytes, err = parseSize(o.failBytes); err != nil {
+			return fmt.Errorf("invalid --fail-unused-bytes: %w", err)
+		}
+	}
+	if flags.Changed("fail-unused-percent") {
+		if o.gate.MaxUnusedPercent, err = parsePercent(o.failPercent); err != nil {
+			return fmt.Errorf("invalid --fail-unused-percent: %w", err)
+		}
+	}
+	return nil
+}
+
+func listOptions(sort string, unusedOnly bool) (report.ListOptions, error) {
+	opts := report.ListOptions{UnusedOnly: unusedOnly}
+	switch sort {
+	case "size":
+		opts.Order = report.BySize
+	case "name":
+		opts.Order = report.ByName
+	default:
+		return opts, fmt.Errorf("invalid --sort %q: use size or name", sort)
+	}
+	return opts, nil
+}
+
+// parseSize reads a number of bytes: a plain number, or one with a decimal
+// unit (kB, MB, GB, TB, PB: powers of 1000, as podman shows sizes; the B
+// is optional and case does not matter) or a binary one (KiB, MiB, GiB,
+// TiB, PiB: powers of 1024).
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	var n int64
+	var err error
+	if strings.HasSuffix(strings.ToLower(s), "ib") {
+		n, err = units.RAMInBytes(s)
+	} else {
+		n, err = units.FromHumanSize(s)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a size such as 50MB, 1.5GiB or 1000", s)
+	}
+	// go-units converts from float64: past the int64 range the result is
+	// negative on amd64 and saturated on arm64.
+	if n < 0 || n == math.MaxInt64 {
+		return 0, fmt.Errorf("%q is too large", s)
+	}
+	return n, nil
+}
+
+// parsePercent reads a percentage from 0 to 100, with or without "%".
+func parsePercent(s string) (float64, error) {
+	p, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(s), "%"), 64)
+	if err != nil || math.IsNaN(p) || p < 0 || p > 100 {
+		return 0, fmt.Errorf("%q is not a percentage from 0 to 100", s)
+	}
+	return p, nil
+}
+
+// loadUsage reads the profiles, unites them, and joins the result with
+// the image's files from the local image store (as podman's global flags
+// name it): the image named, or the one the profiles ran.
+func loadUsage(paths []string, image string, globalFlags []string) (*report.Usage, error) {
+	if len(paths) == 0 {
+		return nil, errors.New("no profile given: name one or more PROFILE files (podprof run prints where it saved one)")
 	}
 	var profiles []*report.Profile
 	for _, path := range paths {
 		p, err := report.ReadProfile(path)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		profiles = append(profiles, p)
 	}
 	merged := report.Merge(profiles...)
 
-	store, err := types.DefaultStoreOptions()
+	graphRoot, driver, err := imageStore(globalFlags)
 	if err != nil {
-		return fmt.Errorf("reading podman's storage configuration: %w", err)
+		return nil, err
 	}
-	driver := store.GraphDriverName
-	if driver == "" {
-		driver = "overlay"
-	}
-	imageID, err := reportImageID(store.GraphRoot, driver, image, profiles)
+	imageID, err := reportImageID(graphRoot, driver, image, profiles)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if image != "" {
 		merged.Image = report.ImageRef{Name: image, ID: imageID}
 	}
-	layers, err := StorageLayers(store.GraphRoot, driver, imageID)
+	layers, err := StorageLayers(graphRoot, driver, imageID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	img, err := report.BuildImage(layers)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	summary := report.NewSummary(report.Join(img, merged), strings.Join(paths, " "), 5)
-	if format == "json" {
-		return summary.WriteJSON(w)
+	return report.Join(img, merged), nil
+}
+
+// imageStore is where podman keeps its images: the graph root and driver
+// of storage.conf (as containers/storage finds it: CONTAINERS_STORAGE_CONF,
+// /etc/containers/storage.conf, ...), unless podman's global flags
+// --root or --storage-driver say otherwise. It reads files only, where
+// asking a podman service (system.Info) costs a third of a second, most
+// of it podman looking up its helpers' package versions.
+func imageStore(globalFlags []string) (graphRoot, driver string, err error) {
+	store, err := types.DefaultStoreOptions()
+	if err != nil {
+		return "", "", fmt.Errorf("reading podman's storage configuration: %w", err)
 	}
-	return summary.WriteText(w)
+	graphRoot, driver = store.GraphRoot, store.GraphDriverName
+	for i := 0; i < len(globalFlags); i++ {
+		name, value, hasValue := strings.Cut(globalFlags[i], "=")
+		if name != "--root" && name != "--storage-driver" {
+			continue
+		}
+		if !hasValue {
+			if i+1 == len(globalFlags) {
+				break // no value: podman refuses it before podprof gets here
+			}
+			i++
+			value = globalFlags[i]
+		}
+		if name == "--root" {
+			graphRoot = value
+		} else {
+			driver = value
+		}
+	}
+	if driver == "" {
+		driver = "overlay"
+	}
+	return graphRoot, driver, nil
 }
 
 // reportImageID is the image the profiles are compared with: the one named
@@ -103,7 +273,7 @@ func reportImageID(graphRoot, driver, image string, profiles []*report.Profile) 
 				}
 			}
 		}
-		return "", fmt.Errorf("image %s is not in the local store: pull or build it, or name another with --image", image)
+		return "", fmt.Errorf("image %s is not in the local store: pull or build it, or name another with --image", report.Printable(image))
 	}
 	id := profiles[0].Image.ID
 	for _, p := range profiles[1:] {

@@ -16,7 +16,6 @@ import (
 	_ "github.com/containers/podman/v5/cmd/podman/containers"
 	"github.com/containers/podman/v5/cmd/podman/registry"
 	"github.com/containers/podman/v5/libpod/define"
-	"github.com/containers/podman/v5/pkg/bindings/system"
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -216,7 +215,7 @@ func runTraced(cmd *cobra.Command, args []string, opts *options, globalFlags []s
 	if opts.summary == "never" || (opts.summary == "auto" && !term.IsTerminal(int(os.Stderr.Fd()))) {
 		return nil
 	}
-	if err := printSummary(ctx, svc, output, opts.format); err != nil {
+	if err := printSummary(output, opts.format, globalFlags); err != nil {
 		return podprofFailed(err)
 	}
 	return nil
@@ -229,15 +228,12 @@ func podprofFailed(err error) error {
 	return err
 }
 
-func printSummary(ctx context.Context, svc *service, profilePath, format string) error {
-	conn, err := svc.connect(ctx)
+func printSummary(profilePath, format string, globalFlags []string) error {
+	usage, err := loadUsage([]string{profilePath}, "", globalFlags)
 	if err != nil {
 		return err
 	}
-	summary, err := summarize(conn, profilePath)
-	if err != nil {
-		return err
-	}
+	summary := report.NewSummary(usage, profilePath, 5)
 	if format == "json" {
 		return summary.WriteJSON(os.Stderr)
 	}
@@ -293,31 +289,6 @@ func waitForProfile(ctx context.Context, path string, before os.FileInfo) error 
 		case <-time.After(2 * time.Millisecond):
 		}
 	}
-}
-
-// summarize joins the profile with the image it names, read from the
-// service's image store.
-func summarize(conn context.Context, profilePath string) (*report.Summary, error) {
-	profile, err := report.ReadProfile(profilePath)
-	if err != nil {
-		return nil, err
-	}
-	info, err := system.Info(conn, nil)
-	if err != nil {
-		return nil, fmt.Errorf("asking podman where its images are: %w", err)
-	}
-	if profile.Image.ID == "" {
-		return nil, fmt.Errorf("profile %s does not name its image", profilePath)
-	}
-	layers, err := StorageLayers(info.Store.GraphRoot, info.Store.GraphDriverName, profile.Image.ID)
-	if err != nil {
-		return nil, err
-	}
-	img, err := report.BuildImage(layers)
-	if err != nil {
-		return nil, err
-	}
-	return report.NewSummary(report.Join(img, profile), profilePath, 5), nil
 }
 
 // serviceFlags are the global flags the private service takes: podman's

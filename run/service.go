@@ -15,7 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/containers/podman/v5/pkg/bindings"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"go.podman.io/common/pkg/config"
 	hooks "go.podman.io/common/pkg/hooks/1.0.0"
@@ -111,11 +110,6 @@ func (s *service) waitReady(ctx context.Context, socket string) error {
 			return errors.New("podman system service did not answer within 30s")
 		}
 	}
-}
-
-// connect returns a bindings context for the service.
-func (s *service) connect(ctx context.Context) (context.Context, error) {
-	return bindings.NewConnection(ctx, s.URI)
 }
 
 // close stops the service and removes the temporary directory.

@@ -1,0 +1,241 @@
+package run
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"go.podman.io/storage/types"
+
+	"github.com/podprof/podprof/report"
+)
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{
+		"0": 0, "1000": 1000, "50MB": 50_000_000, "50mb": 50_000_000, "50M": 50_000_000, "50 MB": 50_000_000,
+		"1.5GB": 1_500_000_000, "4kB": 4000, "4KiB": 4096, "1.5GiB": 1_610_612_736, "2mib": 2 << 20, "10B": 10,
+	} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "MB", "-5MB", "5XB", "5MBB", "1e30", "9300000PB", "lots"} {
+		if got, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q) = %d, want an error", in, got)
+		}
+	}
+}
+
+func TestParsePercent(t *testing.T) {
+	for in, want := range map[string]float64{"0": 0, "50": 50, "12.5%": 12.5, "100": 100, " 7 ": 7} {
+		if got, err := parsePercent(in); err != nil || got != want {
+			t.Errorf("parsePercent(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "-1", "100.1", "NaN", "half", "5%%"} {
+		if got, err := parsePercent(in); err == nil {
+			t.Errorf("parsePercent(%q) = %v, want an error", in, got)
+		}
+	}
+}
+
+func TestImageStore(t *testing.T) {
+	// containers/storage reads storage.conf once a process, so the
+	// defaults are whatever this machine has.
+	defaults, err := types.DefaultStoreOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defaultDriver := cmp.Or(defaults.GraphDriverName, "overlay")
+	for _, c := range []struct {
+		flags        []string
+		root, driver string
+	}{
+		{nil, defaults.GraphRoot, defaultDriver},
+		{[]string{"--log-level=debug", "--root", "/a", "--storage-driver=vfs"}, "/a", "vfs"},
+		{[]string{"--root=/b", "--storage-driver", "btrfs"}, "/b", "btrfs"},
+		{[]string{"--runroot=/run/x", "--root"}, defaults.GraphRoot, defaultDriver}, // no value: podman refuses it anyway
+	} {
+		root, driver, err := imageStore(c.flags)
+		if err != nil || root != c.root || driver != c.driver {
+			t.Errorf("imageStore(%q) = %q, %q, %v; want %q, %q", c.flags, root, driver, err, c.root, c.driver)
+		}
+	}
+}
+
+// Bad flags are podprof's own errors: 125 and one line, before any
+// profile is read.
+func TestReportFlagErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--format", "xml", "p.json"}, `Error: invalid --format "xml": use text, json or tree`},
+		{[]string{"--depth", "2", "p.json"}, "Error: --depth is for --format tree"},
+		{[]string{"--format", "json", "--unused-only", "p.json"}, "Error: --unused-only is for --format tree"},
+		{[]string{"--format", "tree", "--depth", "-1", "p.json"}, "Error: invalid --depth -1: give 0 or more levels"},
+		{[]string{"--format", "tree", "--sort", "age", "p.json"}, `Error: invalid --sort "age": use size or name`},
+		{[]string{"--fail-unused-bytes", "lots", "p.json"}, `Error: invalid --fail-unused-bytes: "lots" is not a size such as 50MB, 1.5GiB or 1000`},
+		{[]string{"--fail-unused-percent", "150", "p.json"}, `Error: invalid --fail-unused-percent: "150" is not a percentage from 0 to 100`},
+		{[]string{"--format", "tree"}, "Error: no profile given: name one or more PROFILE files (podprof run prints where it saved one)"},
+		{[]string{filepath.Join(t.TempDir(), "missing.json")}, "Error: cannot read profile: open "},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := reportMain(c.args, &stdout, &stderr)
+		if code != 125 || stdout.Len() != 0 || !strings.HasPrefix(stderr.String(), c.want) || strings.Count(stderr.String(), "\n") != 1 {
+			t.Errorf("report %q: exit %d, stdout %q, stderr %q; want 125 and %q", c.args, code, stdout.String(), stderr.String(), c.want)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := reportMain([]string{"--help"}, &stdout, &stderr); code != 0 || !strings.Contains(stderr.String(), "--fail-unused-bytes SIZE") {
+		t.Errorf("--help: exit %d, %s", code, stderr.String())
+	}
+}
+
+// requireRoot fails, rather than skips, a test that needs root and
+// podman: CI has both, and a skipped end-to-end test is a silent hole.
+func requireRoot(t *testing.T, tools ...string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("this test needs root (BPF tracing and podman's image store): run it as root, as CI does")
+	}
+	for _, tool := range append([]string{"podman"}, tools...) {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("this test needs %s: run contrib/setup.sh (make setup) to install it", tool)
+		}
+	}
+}
+
+// demoProfile profiles a shell printing the date and /etc/os-release in
+// the demo image, and returns the profile's path.
+func demoProfile(t *testing.T) string {
+	t.Helper()
+	requireRoot(t)
+	requireImage(t, demoImage)
+	out := filepath.Join(t.TempDir(), "demo.json")
+	r := podprof(t, "run", "--rm", "--podprof-output="+out, demoImage, "/bin/sh", "-c", "date; cat /etc/os-release")
+	if r.code != 0 {
+		t.Fatalf("podprof run: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	return out
+}
+
+func TestReportDemo(t *testing.T) {
+	profile := demoProfile(t)
+	id := strings.TrimSpace(runCmd(t, "podman", "image", "inspect", "--format", "{{.Id}}", demoImage).stdout)
+	history := strings.TrimSpace(runCmd(t, "podman", "history", "--no-trunc", "--format", "{{.CreatedBy}}", demoImage).stdout)
+
+	t.Run("text", func(t *testing.T) {
+		r := podprof(t, "report", profile)
+		if r.code != 0 || r.stderr != "" {
+			t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
+		}
+		_, layers, found := strings.Cut(r.stdout, "layers, bottom first:\n")
+		lines := strings.Split(layers, "\n")
+		if !found || len(lines) < 3 {
+			t.Fatalf("no layer table:\n%s", r.stdout)
+		}
+		// One layer: it is the whole image, with the command podman shows.
+		if !regexp.MustCompile(`^  1  [0-9a-f]{12}  117 MB  2\.\d\d MB   2\.\d%     \d\d/5892  `).MatchString(lines[1]) ||
+			!strings.HasPrefix(history, strings.TrimSuffix(lines[1][strings.Index(lines[1], "/bin/sh"):], "…")) {
+			t.Errorf("layer line %q; podman history says %q", lines[1], history)
+		}
+	})
+
+	t.Run("json", func(t *testing.T) {
+		r := podprof(t, "report", "--format", "json", profile)
+		var s report.Summary
+		if err := json.Unmarshal([]byte(r.stdout), &s); r.code != 0 || err != nil {
+			t.Fatalf("exit %d, %v:\n%s%s", r.code, err, r.stdout, r.stderr)
+		}
+		if len(s.Layers) != 1 {
+			t.Fatalf("%d layers, want 1", len(s.Layers))
+		}
+		l := s.Layers[0]
+		if l.CreatedBy != history || l.Bytes != s.ImageBytes || l.Files != s.ImageFiles || l.UsedBytes != s.UsedBytes || l.UsedFiles != s.UsedFiles || s.ImageID != id {
+			t.Errorf("layer %+v of image %s, summary %+v; podman history says %q", l, s.ImageID, s, history)
+		}
+	})
+
+	t.Run("tree", func(t *testing.T) {
+		r := podprof(t, "report", "--format", "tree", profile)
+		if r.code != 0 {
+			t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
+		}
+		lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+		for i, want := range []string{
+			`^podprof: localhost/podprof-demo/debian:bookworm \([0-9a-f]{12}\), traced with `,
+			`^   SIZE     USED   USED%  USED/FILES  NAME \(\* used\)$`,
+			`^ 117 MB  2\.\d\d MB    2\.\d%     \d\d/5892  \* /$`,
+			`^ 112 MB  2\.\d\d MB    2\.\d%     \d\d/5273  \* ├── usr/$`, // the biggest first
+		} {
+			if !regexp.MustCompile(want).MatchString(lines[i]) {
+				t.Errorf("tree line %d does not match %s:\n%s", i+1, want, strings.Join(lines[:5], "\n"))
+			}
+		}
+		// Depth 3 lists /usr/bin/dash, used, but no deeper.
+		if !regexp.MustCompile(`(?m)\* │   │   ├── dash$`).MatchString(r.stdout) {
+			t.Errorf("tree lacks a used /usr/bin/dash at depth 3")
+		}
+		if strings.Contains(r.stdout, "libc.so.6") {
+			t.Errorf("tree goes below depth 3: it lists /usr/lib/x86_64-linux-gnu/libc.so.6")
+		}
+		deeper := podprof(t, "report", "--format", "tree", "--depth", "4", "--unused-only", profile)
+		if deeper.code != 0 || strings.Contains(deeper.stdout, "libc.so.6") || !strings.Contains(deeper.stdout, "libstdc++.so.6.0.30") {
+			t.Errorf("--depth 4 --unused-only: exit %d, libc.so.6 (used) listed or libstdc++ (unused) missing:\n%s", deeper.code, deeper.stderr)
+		}
+		if root := podprof(t, "report", "--format", "tree", "--depth", "0", profile); strings.Count(root.stdout, "\n") != 3 {
+			t.Errorf("--depth 0 prints more than the root:\n%s", root.stdout)
+		}
+	})
+
+	t.Run("gate", func(t *testing.T) {
+		for _, c := range []struct {
+			args   []string
+			code   int
+			reason string
+		}{
+			{[]string{"--fail-unused-bytes=200MB"}, 0, ""},
+			{[]string{"--fail-unused-percent=99.5"}, 0, ""},
+			{[]string{"--fail-unused-bytes=50MB"}, 1, `^podprof: gate failed: 11\d MB of 117 MB unused \(9\d\.\d%\): over the limit of 50 MB\n$`},
+			{[]string{"--fail-unused-percent", "90", "--format", "json"}, 1, `^podprof: gate failed: 11\d MB of 117 MB unused \(9\d\.\d%\): over the limit of 90%\n$`},
+			{[]string{"--fail-unused-bytes=1GiB", "--fail-unused-percent=10%", "--format=tree", "--depth=1"}, 1, `over the limit of 10%\n$`},
+			{[]string{"--fail-unused-bytes=10MiB", "--fail-unused-percent=10"}, 1, `over the limits of 10.5 MB and 10%\n$`},
+		} {
+			r := podprof(t, append(append([]string{"report"}, c.args...), profile)...)
+			if r.code != c.code || (c.reason == "" && r.stderr != "") || !regexp.MustCompile(c.reason).MatchString(r.stderr) {
+				t.Errorf("%q: exit %d, stderr %q; want %d and %s", c.args, r.code, r.stderr, c.code, c.reason)
+			}
+			if r.stdout == "" {
+				t.Errorf("%q: no report printed with the gate", c.args)
+			}
+		}
+	})
+}
+
+// TestReportDemoTime holds podprof report to its budget: the summary of
+// the demo image within 0.3 s, best of five runs.
+func TestReportDemoTime(t *testing.T) {
+	profile := demoProfile(t)
+	for _, format := range []string{"text", "json", "tree"} {
+		best := time.Hour
+		for range 5 {
+			start := time.Now()
+			if r := podprof(t, "report", "--format", format, profile); r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			best = min(best, time.Since(start))
+		}
+		t.Logf("podprof report --format %s: %v (best of 5)", format, best.Round(time.Millisecond))
+		if best > 300*time.Millisecond {
+			t.Errorf("podprof report --format %s takes %v, over the 0.3 s budget", format, best)
+		}
+	}
+}
