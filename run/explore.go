@@ -45,7 +45,11 @@ func exploreMain(args []string, stdin, stdout *os.File, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "Error: invalid --depth %d: give 0 or more levels\n", *depth)
 		return exitError
 	}
-	u, err := loadUsage(flags.Args(), *image, nil)
+	var u *report.Usage
+	paths, err := profilePaths(flags.Args())
+	if err == nil {
+		u, err = loadUsage(paths, *image, nil)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "Error:", err)
 		return exitError

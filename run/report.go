@@ -74,12 +74,17 @@ func reportMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Error:", err)
 		return exitError
 	}
-	u, err := loadUsage(flags.Args(), o.image, nil)
+	paths, err := profilePaths(flags.Args())
 	if err != nil {
 		fmt.Fprintln(stderr, "Error:", err)
 		return exitError
 	}
-	summary := report.NewSummary(u, strings.Join(flags.Args(), " "), 5)
+	u, err := loadUsage(paths, o.image, nil)
+	if err != nil {
+		fmt.Fprintln(stderr, "Error:", err)
+		return exitError
+	}
+	summary := report.NewSummary(u, strings.Join(paths, " "), 5)
 	switch o.format {
 	case "json":
 		err = summary.WriteJSON(stdout)
@@ -184,9 +189,6 @@ func parsePercent(s string) (float64, error) {
 // the image's files from the local image store (as podman's global flags
 // name it): the image named, or the one the profiles ran.
 func loadUsage(paths []string, image string, globalFlags []string) (*report.Usage, error) {
-	if len(paths) == 0 {
-		return nil, errors.New("no profile given: name one or more PROFILE files (podprof run prints where it saved one)")
-	}
 	var profiles []*report.Profile
 	for _, path := range paths {
 		p, err := report.ReadProfile(path)

@@ -1,0 +1,67 @@
+package run
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/podprof/podprof/report"
+)
+
+// profilePaths turns what the user named into profile files: a file as
+// given; a container's name or id prefix as the newest of its profiles in
+// DefaultProfileDir (how `podprof run -d` users find theirs); nothing as
+// the newest profile there.
+func profilePaths(args []string) ([]string, error) {
+	saved := savedProfiles()
+	if len(args) == 0 {
+		if len(saved) == 0 {
+			return nil, fmt.Errorf("no profile given, and none in %s: name a PROFILE file", DefaultProfileDir)
+		}
+		return saved[:1], nil
+	}
+	paths := make([]string, 0, len(args))
+	for _, arg := range args {
+		if _, err := os.Stat(arg); err == nil || strings.ContainsRune(arg, '/') || strings.HasSuffix(arg, ".json") {
+			paths = append(paths, arg) // a file; reading it says what is wrong with it
+			continue
+		}
+		path, err := containerProfile(saved, arg)
+		if err != nil {
+			return nil, err
+		}
+		paths = append(paths, path)
+	}
+	return paths, nil
+}
+
+// containerProfile finds, newest first, the profile of a container.
+func containerProfile(saved []string, container string) (string, error) {
+	for _, path := range saved {
+		p, err := report.ReadProfile(path)
+		if err != nil {
+			continue
+		}
+		if p.Container.Name == container || (len(container) >= 3 && strings.HasPrefix(p.Container.ID, container)) {
+			return path, nil
+		}
+	}
+	return "", errors.New("no profile of container " + report.Printable(container) + " in " + DefaultProfileDir +
+		": a container's profile is written when it ends; or name a PROFILE file")
+}
+
+// savedProfiles lists the profiles in DefaultProfileDir, newest first.
+func savedProfiles() []string {
+	paths, _ := filepath.Glob(filepath.Join(DefaultProfileDir, "*.json"))
+	modified := make(map[string]int64, len(paths))
+	for _, path := range paths {
+		if st, err := os.Stat(path); err == nil {
+			modified[path] = st.ModTime().UnixNano()
+		}
+	}
+	sort.Slice(paths, func(i, j int) bool { return modified[paths[i]] > modified[paths[j]] })
+	return paths
+}
