@@ -1,6 +1,7 @@
 package run
 
 import (
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -26,8 +27,8 @@ func TestRunHelpHasEveryPodmanRunFlag(t *testing.T) {
 		t.Fatalf("podman run --help shows only %d flags: cannot compare", len(podman))
 	}
 	// Through an API socket, podman cannot hand the client's open file
-	// descriptors or environment to the container.
-	notThroughTheAPI := map[string]bool{"preserve-fds": true, "env-host": true}
+	// descriptors, environment or decryption keys to the container.
+	notThroughTheAPI := map[string]bool{"preserve-fds": true, "preserve-fd": true, "env-host": true, "decryption-key": true}
 	for name := range podman {
 		if !ours[name] && !notThroughTheAPI[name] {
 			t.Errorf("podprof run --help lacks podman's --%s", name)
@@ -54,6 +55,18 @@ func TestGlobalFlagsBeforeRun(t *testing.T) {
 	want := runCmd(t, "podman", "--noout", "run", "--rm", busyboxImage, "echo", "hi")
 	if r != want {
 		t.Errorf("podprof --noout run = %+v, podman = %+v", r, want)
+	}
+
+	// --out (podman 5; podman 4 refuses it) sends stdout to a file.
+	dir := t.TempDir()
+	podmanOut, podprofOut := filepath.Join(dir, "podman.out"), filepath.Join(dir, "podprof.out")
+	want = runCmd(t, "podman", "--out", podmanOut, "run", "--rm", busyboxImage, "echo", "hi")
+	r = podprof(t, "--out", podprofOut, "run", "--rm", "--podprof-output="+out, busyboxImage, "echo", "hi")
+	wantFile, _ := os.ReadFile(podmanOut)
+	gotFile, _ := os.ReadFile(podprofOut)
+	if r.code != want.code || r.stdout != want.stdout || string(gotFile) != string(wantFile) {
+		t.Errorf("--out: podprof exit %d stdout %q file %q; podman exit %d stdout %q file %q",
+			r.code, r.stdout, gotFile, want.code, want.stdout, wantFile)
 	}
 
 	r = podprof(t, "--url", "unix:///nowhere", "run", "--rm", busyboxImage, "true")

@@ -302,7 +302,7 @@ func TestExploreErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, "Error: no profile given: "},
+		{[]string{"podprof-no-such-container"}, "Error: no profile of container podprof-no-such-container in " + DefaultProfileDir},
 		{[]string{"--depth", "-2", "p.json"}, "Error: invalid --depth -2: give 0 or more levels"},
 		{[]string{"--no-such-flag"}, "Error: unknown flag: --no-such-flag"},
 	} {

@@ -73,9 +73,16 @@ func TestInteractiveTTY(t *testing.T) {
 	if s := tm.screen(); !strings.Contains(s, "30 100") {
 		t.Errorf("the container's terminal is not 30x100:\n%s", s)
 	}
+	// A resize reaches the container asynchronously (SIGWINCH, then an
+	// API call), as with podman: ask until the new size shows.
 	exec.Command("tmux", "resize-window", "-t", tm.session, "-x", "90", "-y", "25").Run()
-	tm.send("stty size", "Enter")
-	tm.waitFor("25 90")
+	for i := 0; !strings.Contains(tm.screen(), "25 90"); i++ {
+		if i == 50 {
+			t.Fatalf("the container never saw the terminal resized to 25x90:\n%s", tm.screen())
+		}
+		tm.send("clear; stty size", "Enter")
+		time.Sleep(200 * time.Millisecond)
+	}
 	tm.send("exit 5", "Enter")
 	s := tm.waitFor("podprof: " + busyboxImage)
 	if !strings.Contains(s, "used") {

@@ -84,7 +84,7 @@ func TestReportFlagErrors(t *testing.T) {
 		{[]string{"--format", "tree", "--sort", "age", "p.json"}, `Error: invalid --sort "age": use size or name`},
 		{[]string{"--fail-unused-bytes", "lots", "p.json"}, `Error: invalid --fail-unused-bytes: "lots" is not a size such as 50MB, 1.5GiB or 1000`},
 		{[]string{"--fail-unused-percent", "150", "p.json"}, `Error: invalid --fail-unused-percent: "150" is not a percentage from 0 to 100`},
-		{[]string{"--format", "tree"}, "Error: no profile given: name one or more PROFILE files (podprof run prints where it saved one)"},
+		{[]string{"--format", "tree", "podprof-no-such-container"}, "Error: no profile of container podprof-no-such-container in " + DefaultProfileDir + ": a container's profile is written when it ends; or name a PROFILE file"},
 		{[]string{filepath.Join(t.TempDir(), "missing.json")}, "Error: cannot read profile: open "},
 	} {
 		var stdout, stderr bytes.Buffer

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -141,7 +143,7 @@ func runTraced(cmd *cobra.Command, args []string, opts *options, globalFlags []s
 	if err != nil {
 		return err
 	}
-	globalFlags, err = serviceFlags(globalFlags)
+	globalFlags, err = serviceFlags(podman, globalFlags)
 	if err != nil {
 		return err
 	}
@@ -204,6 +206,11 @@ func runTraced(cmd *cobra.Command, args []string, opts *options, globalFlags []s
 		return podprofFailed(err)
 	}
 	if runErr != nil {
+		if err := svc.lost(); err != nil {
+			// podman-remote calls that 126, as if the command could not be
+			// run: it is podprof's own failure.
+			return podprofFailed(fmt.Errorf("%w; a container it started runs on, and its profile is written to %s when it ends", err, report.Printable(output)))
+		}
 		return runErr
 	}
 	if detach, _ := cmd.Flags().GetBool("detach"); detach {
@@ -293,21 +300,52 @@ func waitForProfile(ctx context.Context, path string, before os.FileInfo) error 
 
 // serviceFlags are the global flags the private service takes: podman's
 // own global flags keep their meaning there. Those that point podman at
-// another machine can't: podprof traces this one's kernel. --noout is the
-// client's.
-func serviceFlags(global []string) ([]string, error) {
+// another machine can't: podprof traces this one's kernel. --out and
+// --noout are the client's, and applied here as podman does.
+func serviceFlags(podman string, global []string) ([]string, error) {
 	var out []string
 	for i := 0; i < len(global); i++ {
-		name, _, _ := strings.Cut(strings.TrimLeft(global[i], "-"), "=")
+		name, value, hasValue := strings.Cut(strings.TrimLeft(global[i], "-"), "=")
 		switch name {
 		case "remote", "r", "url", "host", "H", "connection", "c", "context", "identity":
 			return nil, fmt.Errorf("podprof run traces containers on this machine; --%s points podman elsewhere: drop it", name)
-		case "noout":
-			continue // the client's: podman 4 still shows the container's output
+		case "out": // podman 5: stdout, the container's too, goes to a file
+			if !hasValue && i+1 < len(global) {
+				i++
+				value = global[i]
+			}
+			f, err := os.OpenFile(value, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, os.ModePerm)
+			if err != nil {
+				return nil, fmt.Errorf("unable to open file for standard output: %w", err)
+			}
+			os.Stdout = f
+			continue
+		case "noout": // podman 5 silences stdout, the container's too; 4 does not
+			if podmanMajorVersion(podman) >= 5 {
+				if devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0); err == nil {
+					os.Stdout = devnull
+				}
+			}
+			continue
 		}
 		out = append(out, global[i])
 	}
 	return out, nil
+}
+
+// podmanMajorVersion is the installed podman's major version, from
+// "podman version 4.3.1"; 0 if unknown.
+func podmanMajorVersion(podman string) int {
+	out, err := exec.Command(podman, "--version").Output()
+	if err != nil {
+		return 0
+	}
+	fields := strings.Fields(string(out))
+	if len(fields) == 0 {
+		return 0
+	}
+	major, _ := strconv.Atoi(strings.Split(fields[len(fields)-1], ".")[0])
+	return major
 }
 
 // untraceableError says podprof can't trace here at all; with

@@ -26,9 +26,14 @@ func containerOfBundle(bundle, id string) (report.ContainerRef, report.ImageRef)
 	if filepath.Base(filepath.Dir(bundle)) != id || !strings.HasSuffix(containersDir, "-containers") {
 		return ctr, report.ImageRef{}
 	}
+	// containers/storage since podman 4.4 keeps --rm containers apart, in
+	// volatile-containers.json.
 	var containers []storageContainer
-	if readJSON(filepath.Join(containersDir, "containers.json"), &containers) != nil {
-		return ctr, report.ImageRef{}
+	for _, name := range []string{"containers.json", "volatile-containers.json"} {
+		var some []storageContainer
+		if readJSON(filepath.Join(containersDir, name), &some) == nil {
+			containers = append(containers, some...)
+		}
 	}
 	i := slices.IndexFunc(containers, func(c storageContainer) bool { return c.ID == id })
 	if i < 0 {
