@@ -65,7 +65,7 @@ const lsmListPath = "/sys/kernel/security/lsm"
 // `doctor` names the real cause rather than a load error.
 func modeAllowed(m Mode) error {
 	if _, err := btf.LoadKernelSpec(); err != nil {
-		return fmt.Errorf("the kernel has no BTF (/sys/kernel/btf/vmlinux): %w", err)
+		return fmt.Errorf("the kernel has no BTF (/sys/kernel/btf/vmlinux: %w): podprof needs a kernel built with CONFIG_DEBUG_INFO_BTF=y", err)
 	}
 	if m == LSM {
 		if err := bpfInLSMList(); err != nil {
@@ -134,7 +134,20 @@ func ensureRoot() error {
 	return nil
 }
 
-func joinReasons(reasons []string) string { return strings.Join(reasons, "; ") }
+// joinReasons says why each mode failed, or just why when all failed
+// alike (a kernel without BTF).
+func joinReasons(modes []Mode, errs []error) string {
+	var reasons []string
+	same := true
+	for i, err := range errs {
+		reasons = append(reasons, fmt.Sprintf("%s: %v", modes[i], err))
+		same = same && err.Error() == errs[0].Error()
+	}
+	if same {
+		return errs[0].Error()
+	}
+	return strings.Join(reasons, "; ")
+}
 
 // ModeStatus is one line of `podprof doctor`.
 type ModeStatus struct {

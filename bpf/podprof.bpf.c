@@ -189,7 +189,10 @@ static long walk_step(__u32 i, struct walk *w)
 	__u32 len = name.len;
 	if (len > NAME_MAX)
 		len = NAME_MAX;
-	if (w->off < len + 1) {
+	// The path must fit the event with at most PODPROF_PATH_MAX - 1 bytes,
+	// the kernel's own limit: walk[0] stays unused. A longer path keeps
+	// its last components, whole.
+	if (w->off < len + 2) {
 		w->truncated = 1;
 		return 1;
 	}
@@ -266,10 +269,6 @@ __noinline int report(__u64 dentry_ptr, __u64 vfsmnt_ptr, __u32 flags)
 		e->path[0] = '/';
 		len = 1;
 	} else {
-		if (len > PODPROF_PATH_MAX - 1) {
-			len = PODPROF_PATH_MAX - 1;
-			w.truncated = 1;
-		}
 		bpf_probe_read_kernel(e->path, len & (PODPROF_PATH_MAX - 1),
 				      &s->walk[w.off & (PODPROF_PATH_MAX - 1)]);
 	}

@@ -76,18 +76,18 @@ func New(mode Mode) (*Tracer, error) {
 	if mode != "" {
 		candidates = []Mode{mode}
 	}
-	var reasons []string
+	var errs []error
 	for _, m := range candidates {
 		t, err := load(m)
 		if err == nil {
 			return t, nil
 		}
-		reasons = append(reasons, fmt.Sprintf("%s: %v", m, err))
+		errs = append(errs, err)
 	}
 	if mode != "" {
-		return nil, fmt.Errorf("tracer mode %s is not available: %s", mode, reasons[0])
+		return nil, fmt.Errorf("tracer mode %s is not available: %v", mode, errs[0])
 	}
-	return nil, fmt.Errorf("this kernel can't trace file opens (%s): run `podprof doctor`", joinReasons(reasons))
+	return nil, fmt.Errorf("this kernel can't trace file opens (%s): run `podprof doctor`", joinReasons(candidates, errs))
 }
 
 func load(mode Mode) (_ *Tracer, err error) {

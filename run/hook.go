@@ -2,8 +2,10 @@ package run
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -61,12 +63,28 @@ func checkOutputPath(path string) error {
 	if !filepath.IsAbs(path) {
 		return fmt.Errorf("profile path %q is not absolute: set %s to an absolute path", path, ProfileAnnotation)
 	}
-	if st, err := os.Stat(filepath.Dir(path)); err != nil || !st.IsDir() {
+	switch st, err := os.Stat(filepath.Dir(path)); {
+	case err != nil:
 		return fmt.Errorf("the directory of profile path %q does not exist: create it first", path)
+	case !st.IsDir():
+		return fmt.Errorf("the directory of profile path %q is a file: choose another path", path)
 	}
 	if st, err := os.Lstat(path); err == nil && !st.Mode().IsRegular() {
 		return fmt.Errorf("profile path %q exists and is not a regular file: choose another path", path)
 	}
+	// The profile is written when the container ends: a directory that
+	// takes no new file (read-only file system...) must fail the start,
+	// not the write, after the workload ran for nothing.
+	probe, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		var pathErr *fs.PathError
+		if errors.As(err, &pathErr) {
+			err = pathErr.Err
+		}
+		return fmt.Errorf("can't write profile path %q: its directory takes no new file (%v): choose another path", path, err)
+	}
+	probe.Close()
+	os.Remove(probe.Name())
 	return nil
 }
 

@@ -112,6 +112,22 @@ func (s *service) waitReady(ctx context.Context, socket string) error {
 	}
 }
 
+// lost says why the service no longer answers, or nil if it does.
+func (s *service) lost() error {
+	conn, err := net.Dial("unix", strings.TrimPrefix(s.URI, "unix://"))
+	if err == nil {
+		conn.Close()
+		return nil
+	}
+	select {
+	case exit := <-s.exit:
+		s.exit <- exit
+		return fmt.Errorf("podprof's podman system service died during the run (%v)", exit)
+	case <-time.After(time.Second):
+		return fmt.Errorf("podprof's podman system service stopped answering during the run (%v)", err)
+	}
+}
+
 // close stops the service and removes the temporary directory.
 func (s *service) close() {
 	if s.cmd != nil && s.cmd.Process != nil {

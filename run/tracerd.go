@@ -311,10 +311,18 @@ func (d *tracerd) watch(state *rspec.State) (*bpf.Container, time.Time, error) {
 	return ctr, started, err
 }
 
-// finish writes the container's profile once its init has exited.
+// finish writes the container's profile once its init has exited, if its
+// command ever ran.
 func (d *tracerd) finish(state *rspec.State, ctr *bpf.Container, started time.Time) {
 	defer d.release()
 	res, err := ctr.Wait(context.Background())
+	if err == nil && len(res.Files) == 0 && res.Lost == 0 {
+		// Even a program that opens nothing is recorded when it is
+		// exec'd: the init exited before running the container's command
+		// (not found, not executable), which podman reports. A profile
+		// would only claim that a workload ran and used nothing.
+		return
+	}
 	if err == nil {
 		container, image := containerOfBundle(state.Bundle, state.ID)
 		err = report.WriteProfile(state.Annotations[ProfileAnnotation], &report.Profile{
