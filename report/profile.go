@@ -63,6 +63,9 @@ type File struct {
 	Write bool
 	PID   uint32 // host pid of the first process that opened it
 	Comm  string // that process's comm; as untrusted as Path
+	// Truncated: the path was longer than the 4,095 bytes the tracer
+	// keeps; Path holds its last whole components, so it names no file.
+	Truncated bool
 }
 
 // fileJSON is File as stored. encoding/json would replace invalid UTF-8
@@ -77,11 +80,12 @@ type fileJSON struct {
 	PID        uint32 `json:"pid"`
 	Comm       string `json:"comm"`
 	CommBase64 string `json:"comm_base64,omitempty"`
+	Truncated  bool   `json:"truncated,omitempty"`
 }
 
 // MarshalJSON stores f so that Path and Comm survive byte for byte.
 func (f File) MarshalJSON() ([]byte, error) {
-	stored := fileJSON{Exec: f.Exec, Read: f.Read, Write: f.Write, PID: f.PID}
+	stored := fileJSON{Exec: f.Exec, Read: f.Read, Write: f.Write, PID: f.PID, Truncated: f.Truncated}
 	stored.Path, stored.PathBase64 = splitForJSON(f.Path)
 	stored.Comm, stored.CommBase64 = splitForJSON(f.Comm)
 	return json.Marshal(stored)
@@ -108,7 +112,7 @@ func (f *File) UnmarshalJSON(data []byte) error {
 	if err != nil {
 		return err
 	}
-	*f = File{Path: path, Exec: stored.Exec, Read: stored.Read, Write: stored.Write, PID: stored.PID, Comm: comm}
+	*f = File{Path: path, Exec: stored.Exec, Read: stored.Read, Write: stored.Write, PID: stored.PID, Comm: comm, Truncated: stored.Truncated}
 	return nil
 }
 
@@ -137,7 +141,12 @@ func joinFromJSON(field, text, exact string) (string, error) {
 func ReadProfile(path string) (*Profile, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read profile: %w", err)
+		// The path may be a container's name for a file: never print it raw.
+		var pathErr *fs.PathError
+		if errors.As(err, &pathErr) {
+			err = pathErr.Err
+		}
+		return nil, fmt.Errorf("cannot read profile %s: %v: name a readable profile file", Printable(path), err)
 	}
 	return decodeProfile("profile "+Printable(path), data)
 }
@@ -342,6 +351,7 @@ func normalizeFiles(files []File) []File {
 			kept.Exec = kept.Exec || f.Exec
 			kept.Read = kept.Read || f.Read
 			kept.Write = kept.Write || f.Write
+			kept.Truncated = kept.Truncated || f.Truncated
 			continue
 		}
 		unique = append(unique, f)

@@ -69,7 +69,9 @@ func Join(img *Image, p *Profile) *Usage {
 		opened:  make(map[*Node]bool),
 	}
 	for _, f := range p.Files {
-		if !u.markProfilePath(f.Path) {
+		// A truncated path is the tail of a longer one: it names no file
+		// of the image, even when the tail happens to exist.
+		if f.Truncated || !u.markProfilePath(f.Path) {
 			u.Outside = append(u.Outside, f)
 		}
 	}

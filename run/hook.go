@@ -92,12 +92,13 @@ func profileFiles(files []bpf.File) []report.File {
 	out := make([]report.File, len(files))
 	for i, f := range files {
 		out[i] = report.File{
-			Path:  f.Path,
-			Exec:  f.Flags&bpf.Exec != 0,
-			Read:  f.Flags&bpf.Read != 0,
-			Write: f.Flags&bpf.Write != 0,
-			PID:   f.PID,
-			Comm:  f.Comm,
+			Path:      f.Path,
+			Exec:      f.Flags&bpf.Exec != 0,
+			Read:      f.Flags&bpf.Read != 0,
+			Write:     f.Flags&bpf.Write != 0,
+			PID:       f.PID,
+			Comm:      f.Comm,
+			Truncated: f.Flags&bpf.Truncated != 0,
 		}
 	}
 	return out
