@@ -85,7 +85,7 @@ func TestReportFlagErrors(t *testing.T) {
 		{[]string{"--fail-unused-bytes", "lots", "p.json"}, `Error: invalid --fail-unused-bytes: "lots" is not a size such as 50MB, 1.5GiB or 1000`},
 		{[]string{"--fail-unused-percent", "150", "p.json"}, `Error: invalid --fail-unused-percent: "150" is not a percentage from 0 to 100`},
 		{[]string{"--format", "tree", "podprof-no-such-container"}, "Error: no profile of container podprof-no-such-container in " + DefaultProfileDir + ": a container's profile is written when it ends; or name a PROFILE file"},
-		{[]string{filepath.Join(t.TempDir(), "missing.json")}, "Error: cannot read profile: open "},
+		{[]string{filepath.Join(t.TempDir(), "missing.json")}, "Error: cannot read profile "},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := reportMain(c.args, &stdout, &stderr)

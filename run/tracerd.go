@@ -1,6 +1,8 @@
 package run
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"bufio"
 	"context"
 	"encoding/json"
@@ -28,13 +30,25 @@ import (
 // the kernel side already filters by a set of namespaces. It is started on
 // demand and exits when nothing is traced and nobody holds it.
 
-// tracerDir holds the tracer's socket and lock; root only.
+// tracerDir holds the tracers' sockets and locks; root only.
 const tracerDir = "/run/podprof"
 
-var (
-	tracerSocket = filepath.Join(tracerDir, "tracer.sock")
-	tracerLock   = filepath.Join(tracerDir, "tracer.lock")
-)
+// Each podprof executable has a tracer of its own: a client must never
+// talk to a tracer of another build (an upgrade while containers are
+// traced, two installs), whose protocol or BPF programs may differ.
+var tracerSocket, tracerLock = tracerPaths()
+
+func tracerPaths() (socket, lock string) {
+	id := "unknown"
+	if self, err := os.Executable(); err == nil {
+		if st, err := os.Stat(self); err == nil {
+			sys := st.Sys().(*syscall.Stat_t)
+			sum := sha256.Sum256(fmt.Appendf(nil, "%d:%d:%d:%d", sys.Dev, sys.Ino, st.Size(), st.ModTime().UnixNano()))
+			id = hex.EncodeToString(sum[:6])
+		}
+	}
+	return filepath.Join(tracerDir, "tracer-"+id+".sock"), filepath.Join(tracerDir, "tracer-"+id+".lock")
+}
 
 // daemonArg makes `podprof hook` the tracer process.
 const daemonArg = "--daemon"
@@ -218,7 +232,11 @@ func daemonMain(modeName string) int {
 	fmt.Fprintln(ready, "ok")
 	ready.Close()
 	d.serve()
+	// Removed while still locked: whoever opens the old lock file now
+	// finds it locked and leaves the serving to the tracer that made a
+	// new one.
 	os.Remove(tracerSocket)
+	os.Remove(tracerLock)
 	return 0
 }
 
