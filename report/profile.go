@@ -4,6 +4,7 @@
 package report
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"encoding/base64"
@@ -240,10 +241,6 @@ func WriteProfile(path string, p *Profile) error {
 		return fmt.Errorf("refusing to write profile %s: it is a %s, not a regular file: choose another path", Printable(path), describeMode(info.Mode()))
 	}
 
-	data, err := encodeProfile(p)
-	if err != nil {
-		return fmt.Errorf("cannot encode profile %s: %w", Printable(path), err)
-	}
 	// CreateTemp opens with O_EXCL, so a link planted at the temporary name
 	// is never followed; rename then replaces the final name itself, even
 	// if it became a symbolic link since the Lstat above.
@@ -251,7 +248,7 @@ func WriteProfile(path string, p *Profile) error {
 	if err != nil {
 		return fmt.Errorf("cannot write profile %s: %w", Printable(path), err)
 	}
-	if err := writeAndSync(tmp, data); err != nil {
+	if err := writeAndSync(tmp, p); err != nil {
 		os.Remove(tmp.Name())
 		return fmt.Errorf("cannot write profile %s: %w", Printable(path), err)
 	}
@@ -262,10 +259,10 @@ func WriteProfile(path string, p *Profile) error {
 	return nil
 }
 
-// writeAndSync fills f with data, makes it world-readable whatever the
-// umask (the user reads what root wrote), flushes it to disk and closes it.
-func writeAndSync(f *os.File, data []byte) error {
-	_, err := f.Write(data)
+// writeAndSync fills f with p, makes it world-readable whatever the umask
+// (the user reads what root wrote), flushes it to disk and closes it.
+func writeAndSync(f *os.File, p *Profile) error {
+	err := encodeProfile(f, p)
 	if err == nil {
 		err = f.Chmod(0o644)
 	}
@@ -293,19 +290,40 @@ func describeMode(mode fs.FileMode) string {
 	}
 }
 
-// encodeProfile renders p with its files sorted and unique, one file a line
-// so that profiles diff well.
-func encodeProfile(p *Profile) ([]byte, error) {
-	stored := *p
-	stored.Files = normalizeFiles(slices.Clone(p.Files))
-	if stored.Files == nil {
-		stored.Files = []File{} // "files": [] reads better than null
-	}
-	data, err := json.MarshalIndent(&stored, "", "  ")
+// encodeProfile writes p with its files sorted and unique, one file a few
+// lines so that profiles diff well. The files are encoded one by one:
+// a profile of 100,000 files never sits in memory twice.
+func encodeProfile(w io.Writer, p *Profile) error {
+	header := *p
+	header.Files = nil
+	head, err := json.MarshalIndent(&header, "", "  ")
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return append(data, '\n'), nil
+	// Files is the last field: its value is spliced in file by file.
+	const nullFiles = `"files": null` + "\n}"
+	if !bytes.HasSuffix(head, []byte(nullFiles)) {
+		return errors.New("profile header does not end with its files")
+	}
+	bw := bufio.NewWriter(w)
+	bw.Write(head[:len(head)-len(nullFiles)])
+	bw.WriteString(`"files": [`)
+	for i, f := range normalizeFiles(slices.Clone(p.Files)) {
+		entry, err := json.MarshalIndent(f, "    ", "  ")
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		bw.WriteString("\n    ")
+		bw.Write(entry)
+	}
+	if len(p.Files) > 0 {
+		bw.WriteString("\n  ")
+	}
+	bw.WriteString("]\n}\n")
+	return bw.Flush()
 }
 
 // Merge unites profiles of the same image, for example several runs of a
