@@ -1,10 +1,10 @@
 package run
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
