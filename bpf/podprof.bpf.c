@@ -58,9 +58,10 @@ struct dedup_key {
 };
 
 // One per traced container, created by the Go side. A hit means this
-// (dentry, mount) was already reported with at least these flags. A false
-// hit needs a freed dentry reused at the same address for another name of
-// the same inode on the same mount: a hardlink, which the report counts as
+// (dentry, mount) was already reported with at least these flags. The
+// inode number guards against a dentry freed and its memory reused for
+// another file: a false hit needs another name of the same inode on the
+// same mount at the same address, a hardlink, which the report counts as
 // one file anyway.
 struct dedup_map {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -298,17 +299,20 @@ static __always_inline void *traced(struct task_struct *task, struct mnt_namespa
 	return bpf_map_lookup_elem(&containers, &inum);
 }
 
-static __always_inline __u32 open_flags(struct file *file)
+// open_flags says how file was opened. Only the kernel's own opens for
+// execve can be exec opens: a system call's open never is, and skips the
+// read of the open flags.
+static __always_inline __u32 open_flags(struct file *file, bool may_exec)
 {
 	__u32 mode = BPF_CORE_READ(file, f_mode);
-	__u32 oflags = BPF_CORE_READ(file, f_flags);
 	__u32 flags = 0;
 
 	if (mode & FMODE_READ)
 		flags |= PODPROF_READ;
 	if (mode & FMODE_WRITE)
 		flags |= PODPROF_WRITE;
-	if ((mode & FMODE_EXEC) || (oflags & (FMODE_EXEC | FMODE_EXEC_OPEN_FLAG_OLD)))
+	if (may_exec && ((mode & FMODE_EXEC) ||
+			 (BPF_CORE_READ(file, f_flags) & (FMODE_EXEC | FMODE_EXEC_OPEN_FLAG_OLD))))
 		flags |= PODPROF_EXEC;
 	return flags;
 }
@@ -317,10 +321,10 @@ static __always_inline __u32 open_flags(struct file *file)
 // a traced container are of files it opened before: that case is decided
 // first, with the fewest reads.
 static __always_inline void record_open(struct task_struct *task, struct mnt_namespace *ns, void *seen,
-					struct file *file)
+					struct file *file, bool may_exec)
 {
 	struct path path = BPF_CORE_READ(file, f_path);
-	__u32 flags = open_flags(file);
+	__u32 flags = open_flags(file, may_exec);
 	struct dedup_key key = dedup_key_of(path.dentry, path.mnt);
 	if (seen_before(seen, &key, flags))
 		return;
@@ -348,7 +352,7 @@ static __always_inline void file_open(struct file *file)
 	void *seen = traced(task, &ns);
 
 	if (seen)
-		record_open(task, ns, seen, file);
+		record_open(task, ns, seen, file, true);
 }
 
 SEC("lsm/file_open")
@@ -388,7 +392,7 @@ int BPF_PROG(sys_exit_open, struct pt_regs *regs, long ret)
 	struct file *file = NULL;
 	bpf_probe_read_kernel(&file, sizeof(file), &fdt->fd[ret]);
 	if (file)
-		record_open(task, ns, seen, file);
+		record_open(task, ns, seen, file, false);
 	return 0;
 }
 
@@ -434,7 +438,7 @@ int BPF_PROG(exec, struct task_struct *task, pid_t old_pid, struct linux_binprm 
 	void *seen = traced(task, &ns);
 	if (!seen)
 		return 0;
-	record_open(task, ns, seen, BPF_CORE_READ(bprm, file));
+	record_open(task, ns, seen, BPF_CORE_READ(bprm, file), true);
 
 	struct mm_struct *mm = task->mm;
 	__u64 *auxv = (void *)mm + bpf_core_field_offset(struct mm_struct, saved_auxv);
