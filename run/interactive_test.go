@@ -65,8 +65,11 @@ func TestInteractiveTTY(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "p.json")
 	codeFile := filepath.Join(dir, "code")
-	tm := newTmux(t, 100, 30, fmt.Sprintf("%s run -it --rm --podprof-output=%s %s sh; echo $? > %s; sleep 60",
-		podprofBin, out, busyboxImage, codeFile))
+	name := fmt.Sprintf("podprof-tty-%d", time.Now().UnixNano())
+	// A failing test kills the terminal, not the container: remove it.
+	t.Cleanup(func() { exec.Command("podman", "rm", "-f", "-t", "0", name).Run() })
+	tm := newTmux(t, 100, 30, fmt.Sprintf("%s run -it --rm --name %s --podprof-output=%s %s sh; echo $? > %s; sleep 60",
+		podprofBin, name, out, busyboxImage, codeFile))
 	tm.waitFor("/ #")
 	tm.send("stty size; echo typed-$((40+2))", "Enter")
 	tm.waitFor("typed-42")
