@@ -3,9 +3,19 @@
 #   generate         regenerate the BPF objects (go generate ./bpf; needs clang)
 #   setup            contrib/setup.sh: packages, mounts, containers.conf, test images
 #   demo             setup + build + profile a command in the demo image
-#   test             setup + build + go test (all packages) + test-kernels
+#   test             setup + build + go test (all packages) + test-podman5 + test-kernels + fuzz
 #   test-go          setup + build + go test of all packages
-#   test-kernels     contrib/kernels/run.sh (kernel matrix under qemu)
+#   test-podman5     the run/ end-to-end tests against Podman 5 (Debian trixie chroot,
+#                    contrib/podman5/)
+#   test-kernels     contrib/kernels/run.sh (kernel matrix under qemu: bpf tests
+#                    and real podman containers traced by ./podprof)
+#   fuzz             build + each fuzz target for FUZZTIME (default 20s)
+#   bench            setup + build + bench/ (issue 7): full benchmarks, ~7 min;
+#                    writes bench/results.json and BENCHMARKS.md
+#   bench-quick      the same measurements with small counts (<2 min), writes
+#                    nothing; fails only if a measurement can't be made (CI)
+#   test-podman-system  podman's system tests (bats) with podman, then with ./podprof;
+#                    fails on tests that pass with podman only (contrib/podman-system-tests/)
 #   install          binary to $(DESTDIR)$(PREFIX)/bin, OCI hook to $(DESTDIR)$(HOOKSDIR)
 #   clean
 
@@ -41,13 +51,47 @@ setup:
 demo: setup build
 	./podprof run --rm --podprof-summary=always $(DEMO_IMAGE) /bin/sh -c 'date; grep -c root /etc/passwd; cat /etc/os-release'
 
-test: test-go test-kernels
+test: test-go test-podman5 test-kernels fuzz
 
 test-go: setup build
 	$(GO) test -tags "$(GO_TAGS)" $(GO_TEST_FLAGS) ./...
 
+.PHONY: test-podman5
+
+# The same end-to-end tests, in a cached Debian trixie chroot with Podman 5.
+test-podman5: setup build
+	GO="$(GO)" GO_TAGS="$(GO_TAGS)" PODPROF_BIN=$(CURDIR)/podprof bash contrib/podman5/podman5.sh test
+
 test-kernels: setup build
-	bash contrib/kernels/run.sh
+	PODPROF_BIN=$(CURDIR)/podprof bash contrib/kernels/run.sh
+
+.PHONY: fuzz
+
+# The readers of untrusted input: profiles, layer tars, tar-split lines. The
+# run package's tests use the podprof just built rather than build their own
+# in each fuzz worker.
+FUZZTIME ?= 20s
+
+fuzz: build
+	$(GO) test -tags "$(GO_TAGS)" -run '^$$' -fuzz '^FuzzDecodeProfile$$' -fuzztime $(FUZZTIME) ./report
+	$(GO) test -tags "$(GO_TAGS)" -run '^$$' -fuzz '^FuzzBuildImage$$' -fuzztime $(FUZZTIME) ./report
+	PODPROF_TEST_BIN=$(CURDIR)/podprof $(GO) test -tags "$(GO_TAGS)" -run '^$$' -fuzz '^FuzzDecodeSegmentLine$$' -fuzztime $(FUZZTIME) ./run
+
+.PHONY: bench bench-quick
+
+bench: setup build
+	$(GO) run -tags "$(GO_TAGS)" ./bench -go "$(GO)" -podprof ./podprof -results bench/results.json -markdown BENCHMARKS.md
+
+bench-quick: setup build
+	$(GO) run -tags "$(GO_TAGS)" ./bench -go "$(GO)" -podprof ./podprof -quick
+
+.PHONY: test-podman-system
+
+# podman's own system tests (test/system/*.bats of the installed podman's
+# version) with PODMAN=podman, then PODMAN=./podprof; fails listing every test
+# that passes with podman but not with podprof. ~20 min; suites: SUITES="030 075".
+test-podman-system: setup build
+	bash contrib/podman-system-tests/run.sh --podprof $(CURDIR)/podprof $(SUITES)
 
 # The hook file in the tree names /usr/local/bin/podprof; point it at $(PREFIX).
 install: build
