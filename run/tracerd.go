@@ -78,7 +78,6 @@ type tracerClient struct {
 // sends req. It returns once the tracer answered, or fails within timeout.
 func dialTracer(req tracerRequest, timeout time.Duration) (*tracerClient, error) {
 	deadline := time.Now().Add(timeout)
-	spawned := false
 	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
 		conn, err := net.Dial("unix", tracerSocket)
 		if err == nil {
@@ -86,13 +85,12 @@ func dialTracer(req tracerRequest, timeout time.Duration) (*tracerClient, error)
 			if err == nil || !errors.Is(err, errTracerGone) {
 				return c, err
 			}
-		} else if !spawned {
-			// No tracer (or one shutting down): start one. Several
-			// may race; the lock lets exactly one serve.
+		} else {
+			// No tracer, or one shutting down: start one. Several may
+			// race; the lock lets exactly one serve.
 			if err := spawnTracer(req.Mode, time.Until(deadline)); err != nil {
 				return nil, err
 			}
-			spawned = true
 			continue
 		}
 		if time.Now().After(deadline) {
@@ -177,6 +175,19 @@ func spawnTracer(mode string, timeout time.Duration) error {
 	}
 }
 
+// lockWithin takes the tracer's lock, waiting a while: a tracer that holds
+// it may be on its way out, its socket already closed.
+func lockWithin(lock *os.File, wait time.Duration) bool {
+	deadline := time.Now().Add(wait)
+	for unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}
+
 // tracerd is the tracer process.
 type tracerd struct {
 	tracer   *bpf.Tracer
@@ -184,7 +195,8 @@ type tracerd struct {
 	log      *syslog.Writer
 
 	mu      sync.Mutex
-	holders int // open connections and watched containers
+	holders int  // open connections and watched containers
+	closing bool // holders fell to 0: the tracer serves no new client
 }
 
 // daemonMain is the tracer process. It tells whoever started it, on fd 3,
@@ -217,7 +229,7 @@ func daemonMain(modeName string) int {
 		return fail(fmt.Errorf("opening %s: %w", tracerLock, err))
 	}
 	defer lock.Close()
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	if !lockWithin(lock, 2*time.Second) {
 		ready.Close() // another tracer serves
 		return 0
 	}
@@ -261,7 +273,12 @@ func (d *tracerd) serve() {
 		if err != nil {
 			break // closed by release, the last one out
 		}
-		d.hold()
+		if !d.hold() {
+			// Accepted as the last holder left: the client sees the
+			// connection close and starts a new tracer.
+			conn.Close()
+			continue
+		}
 		spawnerArrived.Do(d.release)
 		wg.Add(1)
 		go func() {
@@ -272,16 +289,22 @@ func (d *tracerd) serve() {
 	wg.Wait()
 }
 
-func (d *tracerd) hold() {
+// hold counts one more reason to stay, unless the tracer is closing.
+func (d *tracerd) hold() bool {
 	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closing {
+		return false
+	}
 	d.holders++
-	d.mu.Unlock()
+	return true
 }
 
 func (d *tracerd) release() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.holders--; d.holders == 0 {
+		d.closing = true
 		d.listener.Close()
 	}
 }
