@@ -89,7 +89,7 @@ bench-quick: setup build
 
 # podman's own system tests (test/system/*.bats of the installed podman's
 # version) with PODMAN=podman, then PODMAN=./podprof; fails listing every test
-# that passes with podman but not with podprof. ~20 min; suites: SUITES="030 075".
+# that passes with podman but not with podprof. 13-16 min; some suites: SUITES="030 075".
 test-podman-system: setup build
 	bash contrib/podman-system-tests/run.sh --podprof $(CURDIR)/podprof $(SUITES)
 
