@@ -11,21 +11,21 @@ import (
 // A Summary is the short account printed when a traced container stops:
 // as text for a person, or as JSON for a script (--podprof-format=json).
 type Summary struct {
-	ImageName          string       `json:"image_name"`
-	ImageID            string       `json:"image_id"`
-	Tracer             string       `json:"tracer"`
-	LostEvents         uint64       `json:"lost_events"`
-	ImageBytes         int64        `json:"image_bytes"`
-	ImageFiles         int64        `json:"image_files"`
-	UsedBytes          int64        `json:"used_bytes"`
-	UsedFiles          int64        `json:"used_files"`
-	UsedPercent        float64      `json:"used_percent"` // of bytes
-	UnusedBytes        int64        `json:"unused_bytes"`
-	UnusedFiles        int64        `json:"unused_files"`
-	LargestUnusedDirs  []UnusedDir  `json:"largest_unused_dirs"`
-	LargestUnusedFiles []UnusedFile `json:"largest_unused_files"`
-	OutsideFiles       int          `json:"outside_files"` // opened, but not in the image
-	Profile            string       `json:"profile"`       // the profile file, "" if none was written
+	ImageName          string   `json:"image_name"`
+	ImageID            string   `json:"image_id"`
+	Tracer             string   `json:"tracer"`
+	LostEvents         uint64   `json:"lost_events"`
+	ImageBytes         int64    `json:"image_bytes"`
+	ImageFiles         int64    `json:"image_files"`
+	UsedBytes          int64    `json:"used_bytes"`
+	UsedFiles          int64    `json:"used_files"`
+	UsedPercent        float64  `json:"used_percent"` // of bytes
+	UnusedBytes        int64    `json:"unused_bytes"`
+	UnusedFiles        int64    `json:"unused_files"`
+	LargestUnusedDirs  []Unused `json:"largest_unused_dirs"`
+	LargestUnusedFiles []Unused `json:"largest_unused_files"`
+	OutsideFiles       int      `json:"outside_files"` // opened, but not in the image
+	Profile            string   `json:"profile"`       // the profile file, "" if none was written
 	// Layers says, bottom layer first, what each layer adds to the final
 	// filesystem and how much of that was used (docs/accounting.md).
 	Layers []LayerSummary `json:"layers"`
@@ -76,45 +76,33 @@ func (l *LayerSummary) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// An UnusedDir is a directory none of whose files was used.
-type UnusedDir struct {
+// Unused is an unused directory (none of whose files was used) or an
+// unused regular file.
+type Unused struct {
 	Path  string // raw bytes, as untrusted as a profile's paths
 	Bytes int64
-	Files int64
+	Files int64 // for a directory: the files it holds; 0 for a file
 }
 
-// An UnusedFile is a regular file that was not used.
-type UnusedFile struct {
-	Path  string // raw bytes, as untrusted as a profile's paths
-	Bytes int64
-}
-
-// unusedDirJSON and unusedFileJSON store paths as a profile does: "path"
-// always valid UTF-8, plus "path_base64" with the exact bytes when they
-// are not.
-type unusedDirJSON struct {
+// unusedJSON stores a path as a profile does: "path" always valid UTF-8,
+// plus "path_base64" with the exact bytes when they are not.
+type unusedJSON struct {
 	Path       string `json:"path"`
 	PathBase64 string `json:"path_base64,omitempty"`
 	Bytes      int64  `json:"bytes"`
-	Files      int64  `json:"files"`
+	Files      int64  `json:"files,omitempty"`
 }
 
-type unusedFileJSON struct {
-	Path       string `json:"path"`
-	PathBase64 string `json:"path_base64,omitempty"`
-	Bytes      int64  `json:"bytes"`
-}
-
-// MarshalJSON stores d so that its path survives byte for byte.
-func (d UnusedDir) MarshalJSON() ([]byte, error) {
-	stored := unusedDirJSON{Bytes: d.Bytes, Files: d.Files}
-	stored.Path, stored.PathBase64 = splitForJSON(d.Path)
+// MarshalJSON stores u so that its path survives byte for byte.
+func (u Unused) MarshalJSON() ([]byte, error) {
+	stored := unusedJSON{Bytes: u.Bytes, Files: u.Files}
+	stored.Path, stored.PathBase64 = splitForJSON(u.Path)
 	return json.Marshal(stored)
 }
 
 // UnmarshalJSON reads what MarshalJSON stores.
-func (d *UnusedDir) UnmarshalJSON(data []byte) error {
-	var stored unusedDirJSON
+func (u *Unused) UnmarshalJSON(data []byte) error {
+	var stored unusedJSON
 	if err := json.Unmarshal(data, &stored); err != nil {
 		return err
 	}
@@ -122,28 +110,7 @@ func (d *UnusedDir) UnmarshalJSON(data []byte) error {
 	if err != nil {
 		return err
 	}
-	*d = UnusedDir{Path: path, Bytes: stored.Bytes, Files: stored.Files}
-	return nil
-}
-
-// MarshalJSON stores f so that its path survives byte for byte.
-func (f UnusedFile) MarshalJSON() ([]byte, error) {
-	stored := unusedFileJSON{Bytes: f.Bytes}
-	stored.Path, stored.PathBase64 = splitForJSON(f.Path)
-	return json.Marshal(stored)
-}
-
-// UnmarshalJSON reads what MarshalJSON stores.
-func (f *UnusedFile) UnmarshalJSON(data []byte) error {
-	var stored unusedFileJSON
-	if err := json.Unmarshal(data, &stored); err != nil {
-		return err
-	}
-	path, err := joinFromJSON("path", stored.Path, stored.PathBase64)
-	if err != nil {
-		return err
-	}
-	*f = UnusedFile{Path: path, Bytes: stored.Bytes}
+	*u = Unused{Path: path, Bytes: stored.Bytes, Files: stored.Files}
 	return nil
 }
 
@@ -163,8 +130,8 @@ func NewSummary(u *Usage, profilePath string, top int) *Summary {
 		UsedPercent:        u.UsedPercent(),
 		UnusedBytes:        unused.Bytes,
 		UnusedFiles:        unused.Files,
-		LargestUnusedDirs:  []UnusedDir{},
-		LargestUnusedFiles: []UnusedFile{},
+		LargestUnusedDirs:  []Unused{},
+		LargestUnusedFiles: []Unused{},
 		OutsideFiles:       len(u.Outside),
 		Profile:            profilePath,
 		Layers:             []LayerSummary{},
@@ -177,10 +144,10 @@ func NewSummary(u *Usage, profilePath string, top int) *Summary {
 		})
 	}
 	for _, d := range u.LargestUnusedDirs(top) {
-		s.LargestUnusedDirs = append(s.LargestUnusedDirs, UnusedDir{Path: d.Node.Path(), Bytes: d.Total.Bytes, Files: d.Total.Files})
+		s.LargestUnusedDirs = append(s.LargestUnusedDirs, Unused{Path: d.Node.Path(), Bytes: d.Total.Bytes, Files: d.Total.Files})
 	}
 	for _, f := range u.LargestUnusedFiles(top) {
-		s.LargestUnusedFiles = append(s.LargestUnusedFiles, UnusedFile{Path: f.Path(), Bytes: f.Size})
+		s.LargestUnusedFiles = append(s.LargestUnusedFiles, Unused{Path: f.Path(), Bytes: f.Size})
 	}
 	return s
 }
