@@ -335,6 +335,14 @@ func start(t *testing.T, lc *leakCheck, cmd *exec.Cmd) *running {
 	if lc != nil {
 		lc.own(cmd.Process.Pid)
 	}
+	// A test that failed may leave its container running: remove it, so
+	// that the next tests' leak checks judge them and not this one.
+	t.Cleanup(func() {
+		if t.Failed() {
+			cmd.Process.Kill()
+			exec.Command("podman", "rm", "-f", "-t", "0", "--filter", "label="+faultsLabel).Run()
+		}
+	})
 	go func() {
 		cmd.Wait()
 		r.code = cmd.ProcessState.ExitCode()

@@ -3,6 +3,7 @@ package run
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/podprof/podprof/report"
 )
@@ -68,7 +70,10 @@ type result struct {
 
 func runCmd(t *testing.T, name string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(name, args...)
+	// Bounded: a hung podman fails its test instead of the whole suite.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
