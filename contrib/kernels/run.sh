@@ -6,6 +6,12 @@
 #   PASS kernel=6.1.0-56-amd64 mode=lsm (4.2s)
 #   FAIL kernel=6.12.118+deb13-amd64 mode=fentry (3.1s) test binary exited 1
 #
+# and, in the same boot, the end-to-end container test (e2e.sh): podman 4,
+# runc and conmon from this host run real containers under `podprof run`
+# and under plain podman with podprof's OCI hook, once per mode:
+#
+#   PASS kernel=6.1.0-56-amd64 mode=lsm e2e (15.7s)
+#
 # Exit status is non-zero if any line is FAIL. See README.md beside this file.
 #
 # Environment (all optional):
@@ -26,7 +32,9 @@
 #   PODPROF_QEMU_CPU      qemu -cpu model (default max)
 #   PODPROF_QEMU_MEM      guest memory (default 2G)
 #   PODPROF_QEMU_SMP      guest CPUs (default 2)
-#   PODPROF_QEMU_ACCEL    qemu accelerator (default tcg)
+#   PODPROF_QEMU_ACCEL    qemu accelerator (default tcg,thread=single: qemu 7.2's
+#                         multi-threaded TCG sometimes runs an int3 the kernel
+#                         has already patched away; see README.md)
 #   PODPROF_LSM           guest lsm= (default lockdown,capability,landlock,bpf;
 #                         set to empty to boot with the kernel's built-in list)
 #   PODPROF_MODULES       modules to insmod in the guest, dependencies are
@@ -38,6 +46,12 @@
 #   PODPROF_WORK          work dir (default: a new /tmp/podprof-kernels.XXXXXX;
 #                         removed after an all-PASS run unless PODPROF_KEEP=1)
 #   PODPROF_VERBOSE=1     also print each guest's console as it is parsed
+#   PODPROF_E2E=0         skip the end-to-end container test
+#   PODPROF_E2E_MODES     its modes (default: PODPROF_MODES)
+#   PODPROF_BIN           the podprof binary it runs (default: built from the
+#                         repository with the Makefile's tags into the work dir)
+#   PODPROF_E2E_PODMAN    the podman 4 binary copied into the guest, with runc
+#                         and conmon from PATH (default: podman on PATH)
 
 set -euo pipefail
 
@@ -54,10 +68,14 @@ QEMU_TIMEOUT=${PODPROF_QEMU_TIMEOUT:-600}
 QEMU_CPU=${PODPROF_QEMU_CPU:-max}
 QEMU_MEM=${PODPROF_QEMU_MEM:-2G}
 QEMU_SMP=${PODPROF_QEMU_SMP:-2}
-QEMU_ACCEL=${PODPROF_QEMU_ACCEL:-tcg}
+QEMU_ACCEL=${PODPROF_QEMU_ACCEL:-tcg,thread=single}
 GUEST_LSM=${PODPROF_LSM-lockdown,capability,landlock,bpf}
 MODULES=${PODPROF_MODULES:-overlay}
 KEYRING=${PODPROF_APT_KEYRING:-/usr/share/keyrings/debian-archive-keyring.gpg}
+E2E=${PODPROF_E2E:-1}
+E2E_MODES=$(echo "${PODPROF_E2E_MODES:-$MODES}" | tr ',' ' ' | xargs)
+E2E_IMAGE=localhost/podprof-e2e/busybox-dash:latest
+[[ -n $E2E_MODES ]] || E2E=0
 
 log() { echo "# $*" >&2; }
 die() { echo "run.sh: $*" >&2; exit 2; }
@@ -74,6 +92,10 @@ ensure_tools() {
 	command -v gzip >/dev/null || missing+=(gzip)
 	command -v xz >/dev/null || missing+=(xz-utils)
 	command -v timeout >/dev/null || missing+=(coreutils)
+	if [[ $E2E == 1 ]]; then
+		command -v jq >/dev/null || missing+=(jq)
+		command -v ldd >/dev/null || missing+=(libc-bin)
+	fi
 	if ((${#missing[@]})); then
 		[[ $OFFLINE == 1 ]] && die "missing tools (${missing[*]}) and PODPROF_OFFLINE=1"
 		[[ $(id -u) == 0 ]] || die "missing tools, install: apt-get install ${missing[*]}"
@@ -281,8 +303,11 @@ fetch_busybox() {
 
 # ----------------------------------------------------------------- initramfs
 
-cpio_newc() { # cpio_newc DIR OUT.gz: archive DIR's contents, owned by root
-	(cd "$1" && find . -mindepth 1 | LC_ALL=C sort | "$CACHE/busybox/busybox" cpio -o -H newc -R 0:0 2>/dev/null) | gzip -1 >"$2"
+cpio_newc() { # cpio_newc DIR OUT [COMPRESSOR ARGS]: archive DIR's contents, owned by root (default gzip -1)
+	local dir=$1 out=$2
+	shift 2
+	(($#)) || set -- gzip -1
+	(cd "$dir" && find . -mindepth 1 | LC_ALL=C sort | "$CACHE/busybox/busybox" cpio -o -H newc -R 0:0 2>/dev/null) | "$@" >"$out"
 }
 
 build_common_initrd() { # busybox, /init, test binary, testdata
@@ -309,20 +334,182 @@ build_initrd() { # build_initrd KVER: common archive + this kernel's modules
 	mkdir -p "$s/lib/modules"
 	cp "$CACHE/$kver"/modules/* "$s/lib/modules/"
 	cpio_newc "$s" "$WORK/$kver/modules.cpio.gz"
+	local e2e=
+	if [[ -n $E2E_READY ]]; then
+		e2e=$(e2e_archive "$kver") || return 1
+	fi
 	# concatenated compressed cpio archives are one initramfs to the kernel
-	cat "$WORK/common.cpio.gz" "$WORK/$kver/modules.cpio.gz" >"$WORK/$kver/initrd.gz"
+	# (each may have its own compression)
+	cat "$WORK/common.cpio.gz" ${e2e:+"$e2e"} "$WORK/$kver/modules.cpio.gz" >"$WORK/$kver/initrd.gz"
+}
+
+# ------------------------------------------------- end-to-end container test
+
+# The guest root gets podman, runc and conmon from this host with their
+# shared libraries, a containers configuration for a VM without systemd,
+# podprof, the OCI hook file, e2e.sh and the test image as a tarball. It is
+# the same for every kernel: one more archive in each initrd.
+
+# copy_elf ROOT FILE [DEST]: FILE (as DEST, default its own path) and the
+# shared libraries ldd names, at the paths ldd names them
+copy_elf() {
+	local root=$1 src=$2 dst=${3:-$2} lib
+	mkdir -p "$root$(dirname "$dst")"
+	cp -L "$src" "$root$dst" || return 1
+	while read -r lib; do
+		[[ -e $root$lib ]] && continue
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib" || return 1
+	done < <(ldd "$src" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}')
+}
+
+# the podprof binary for the guest: PODPROF_BIN, else built like `make build`
+build_podprof() {
+	if [[ -n ${PODPROF_BIN:-} ]]; then
+		[[ -x $PODPROF_BIN ]] || { echo "PODPROF_BIN=$PODPROF_BIN is not an executable"; return 1; }
+		PODPROF=$PODPROF_BIN
+		return 0
+	fi
+	local tags
+	# the Makefile's build tags, so that this is the binary `make build` makes
+	tags=$(make -s --no-print-directory -C "$REPO" --eval 'podprof-print-tags: ; @echo $(GO_TAGS)' podprof-print-tags 2>/dev/null) || tags=
+	[[ -n $tags ]] || { echo "cannot read GO_TAGS from $REPO/Makefile"; return 1; }
+	PODPROF=$WORK/podprof
+	log "building podprof (tags: $tags)"
+	if ! (cd "$REPO" && CGO_ENABLED=0 go build -tags "$tags" -o "$PODPROF" .) >"$WORK/build-podprof.log" 2>&1; then
+		tail -n 20 "$WORK/build-podprof.log" | sed 's/^/    | /' >&2
+		echo "CGO_ENABLED=0 go build -tags '$tags' . failed"
+		return 1
+	fi
+}
+
+# build_e2e_image DIR: the test image's root in DIR/rootfs, its tarball in
+# DIR/image.tar and its file list in DIR/image-files.json. busybox-static
+# with its applet links (as contrib/setup.sh builds podprof-test/busybox),
+# plus the host's dash, which is dynamic: its ELF interpreter (at the
+# Debian path, /lib64/ld-linux-x86-64.so.2, a link into the multiarch dir)
+# and libc.
+build_e2e_image() {
+	local dir=$1 r=$1/rootfs p dash interp libc multiarch
+	rm -rf "$r"
+	mkdir -p "$r"/{bin,sbin,usr/bin,usr/sbin,etc/e2e,root,proc,sys,dev,tmp,var/tmp}
+	chmod 1777 "$r/tmp" "$r/var/tmp"
+	chmod 0700 "$r/root"
+	cp "$CACHE/busybox/busybox" "$r/bin/busybox"
+	chmod 0755 "$r/bin/busybox"
+	for p in $("$r/bin/busybox" --list-full); do
+		[[ -e $r/$p || -L $r/$p ]] || ln -s /bin/busybox "$r/$p"
+	done
+	dash=$(command -v dash) || { echo "no dash on this host"; return 1; }
+	interp=$(ldd "$dash" | awk '$1 ~ /^\/.*ld-linux/ {print $1; exit}')
+	libc=$(ldd "$dash" | awk '$1 == "libc.so.6" {print $3; exit}')
+	[[ -n $interp && -n $libc ]] || { echo "cannot find dash's interpreter and libc with ldd"; return 1; }
+	multiarch=$(dirname "$libc") # /lib/x86_64-linux-gnu
+	cp -L "$dash" "$r/bin/dash"
+	mkdir -p "$r$multiarch" "$r$(dirname "$interp")"
+	cp -L "$libc" "$r$libc"
+	cp -L "$interp" "$r$multiarch/$(basename "$interp")"
+	if [[ $interp != "$multiarch/$(basename "$interp")" ]]; then
+		ln -s "$multiarch/$(basename "$interp")" "$r$interp"
+	fi
+	# what the profiles must show (e2e-check.jq); files, since this runs in a subshell
+	echo "$multiarch/$(basename "$interp")" >"$dir/interp"
+	echo "$interp" >"$dir/interp_link"
+	echo "$libc" >"$dir/libc"
+	echo sh >"$r/etc/e2e/sh-read"
+	echo dash >"$r/etc/e2e/dash-read"
+	printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' >"$r/etc/passwd"
+	printf '%s\n' 'root:x:0:' 'nogroup:x:65534:' >"$r/etc/group"
+	tar --numeric-owner --owner=0 --group=0 -C "$r" -cf "$dir/image.tar" . || return 1
+	(cd "$r" && find . -mindepth 1 | sed 's/^\.//') | jq -R -s 'split("\n") | map(select(length > 0))' >"$dir/image-files.json"
+}
+
+build_e2e_root() { # -> $WORK/e2e.cpio.gz, or prints why not and fails
+	local s=$WORK/e2e-root podman runc conmon b
+	podman=${PODPROF_E2E_PODMAN:-$(command -v podman)} || podman=
+	runc=$(command -v runc) || runc=
+	conmon=$(command -v conmon) || conmon=
+	for b in podman runc conmon; do
+		[[ -n ${!b} ]] || { echo "no $b on this host (make setup installs it)"; return 1; }
+	done
+	build_podprof || return 1
+	rm -rf "$s" "$WORK"/e2e.cpio.*
+	mkdir -p "$s"/{e2e/hooks.d,etc/containers,usr/share/containers,var/tmp,var/lib/containers,root}
+	chmod 1777 "$s/var/tmp"
+	copy_elf "$s" "$podman" /usr/bin/podman || { echo "cannot copy $podman"; return 1; }
+	copy_elf "$s" "$runc" /usr/sbin/runc || { echo "cannot copy $runc"; return 1; }
+	copy_elf "$s" "$conmon" /usr/bin/conmon || { echo "cannot copy $conmon"; return 1; }
+	# the hook file names /usr/local/bin/podprof, as `make install` puts it
+	install -D -m 0755 "$PODPROF" "$s/usr/local/bin/podprof" &&
+		cp "$REPO/contrib/hooks.d/podprof.json" "$s/e2e/hooks.d/podprof.json" &&
+		install -m 0755 "$HERE/e2e.sh" "$s/e2e/e2e.sh" || { echo "cannot copy podprof, its hook file or e2e.sh"; return 1; }
+	if [[ -f /usr/share/containers/seccomp.json ]]; then
+		cp /usr/share/containers/seccomp.json "$s/usr/share/containers/seccomp.json"
+	fi
+	cat >"$s/etc/containers/containers.conf" <<-'CONF'
+		# podprof kernel matrix guest: no systemd, no journald, no network
+		[containers]
+		default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+		log_driver = "k8s-file"
+
+		[engine]
+		runtime = "runc"
+		cgroup_manager = "cgroupfs"
+		events_logger = "file"
+		conmon_path = ["/usr/bin/conmon"]
+
+		[engine.runtimes]
+		runc = ["/usr/sbin/runc"]
+	CONF
+	cat >"$s/etc/containers/storage.conf" <<-'CONF'
+		# the guest's root is a tmpfs, so is the graph root
+		[storage]
+		driver = "overlay"
+		runroot = "/run/containers/storage"
+		graphroot = "/var/lib/containers/storage"
+	CONF
+	cat >"$s/etc/containers/policy.json" <<-'CONF'
+		{"default": [{"type": "insecureAcceptAnything"}]}
+	CONF
+	echo 'unqualified-search-registries = []' >"$s/etc/containers/registries.conf"
+	printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' >"$s/etc/passwd"
+	printf '%s\n' 'root:x:0:' >"$s/etc/group"
+	printf '%s\n' '127.0.0.1 localhost' >"$s/etc/hosts"
+	: >"$s/etc/resolv.conf"
+	build_e2e_image "$WORK/e2e-image" || return 1
+	cp "$WORK/e2e-image/image.tar" "$s/e2e/image.tar" || { echo "cannot copy the test image"; return 1; }
+	log "e2e: podman $("$podman" --version | awk '{print $NF}') runc $("$runc" --version | awk 'NR==1{print $NF}') conmon $("$conmon" --version | awk 'NR==1{print $NF}'), guest root $(du -sm "$s" | cut -f1) MB"
+}
+
+# e2e_archive KVER: prints the e2e guest root's archive for KVER, made once
+# per compression: zstd where the kernel unpacks it (4-5 times faster than
+# gzip under TCG, for ~100 MB), else gzip
+e2e_archive() {
+	local out=$WORK/e2e.cpio.gz
+	local -a comp=(gzip -1)
+	if grep -qx 'CONFIG_RD_ZSTD=y' "$CACHE/$1/config" 2>/dev/null && command -v zstd >/dev/null; then
+		out=$WORK/e2e.cpio.zst comp=(zstd -q -T0 -3)
+	fi
+	if [[ ! -s $out ]]; then
+		cpio_newc "$WORK/e2e-root" "$out.tmp" "${comp[@]}" && mv "$out.tmp" "$out" || {
+			log "cannot archive the e2e guest root"
+			return 1
+		}
+	fi
+	echo "$out"
 }
 
 # ---------------------------------------------------------------- boot & parse
 
 boot_kernel() { # boot_kernel KVER -> $WORK/KVER/console.log, qemu.rc, wall
 	local kver=$1 d=$WORK/$1
-	local append="console=ttyS0${GUEST_LSM:+ lsm=$GUEST_LSM} panic=-1 quiet loglevel=4 podprof.modes=${MODES// /,} podprof.timeout=$TEST_TIMEOUT podprof.run=$TEST_RUN"
+	local append="console=ttyS0${GUEST_LSM:+ lsm=$GUEST_LSM} panic=-1 quiet loglevel=4 podprof.modes=${MODES// /,} podprof.timeout=$TEST_TIMEOUT podprof.run=$TEST_RUN${E2E_READY:+ podprof.e2e=${E2E_MODES// /,}}"
 	local t0 t1 rc=0
 	t0=$(date +%s.%N)
 	timeout -k 10 "$QEMU_TIMEOUT" qemu-system-x86_64 \
 		-accel "$QEMU_ACCEL" -cpu "$QEMU_CPU" -m "$QEMU_MEM" -smp "$QEMU_SMP" \
 		-nographic -no-reboot -no-user-config -nic none \
+		-serial mon:stdio -serial "file:$d/data.log" \
 		-kernel "$CACHE/$kver/vmlinuz" -initrd "$d/initrd.gz" \
 		-append "$append" </dev/null >"$d/console.log" 2>&1 || rc=$?
 	t1=$(date +%s.%N)
@@ -331,6 +518,14 @@ boot_kernel() { # boot_kernel KVER -> $WORK/KVER/console.log, qemu.rc, wall
 	# drop CRs and the firmware's terminal escapes (they can prefix a line)
 	sed -e 's/\r//g' -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1b[A-Za-z]//g' \
 		-e 's/^.\{1,\}\(PODPROF-[A-Z]\)/\1/' <"$d/console.log" >"$d/console.txt"
+	# the files e2e.sh sent over ttyS1, one per PODPROF-FILE frame
+	rm -rf "$d/e2e"
+	mkdir -p "$d/e2e"
+	[[ -f $d/data.log ]] && sed 's/\r$//' "$d/data.log" | awk -v dir="$d/e2e" '
+		/^PODPROF-FILE name=/ { name = substr($0, 19); gsub(/[^A-Za-z0-9._-]/, "_", name); out = dir "/" name; printf "" >out; next }
+		/^PODPROF-FILE-END name=/ { close(out); out = ""; next }
+		out != "" { print >>out }'
+	return 0
 }
 
 # field KEY LINE -> value of KEY=value in a PODPROF- line (reason= runs to EOL)
@@ -343,11 +538,20 @@ field() {
 }
 
 NPASS=0 NFAIL=0
-fail_modes() { # fail_modes KERNEL REASON: a FAIL line for each mode
+fail_modes() { # fail_modes KERNEL REASON: a FAIL line for each mode (and e2e)
 	local mode
 	for mode in $MODES; do
 		NFAIL=$((NFAIL + 1))
 		echo "FAIL kernel=$1 mode=$mode (0s) $2"
+	done
+	[[ $E2E == 1 ]] && fail_e2e "$1" "$2"
+	return 0
+}
+fail_e2e() { # fail_e2e KERNEL REASON: an e2e FAIL line for each mode
+	local mode
+	for mode in $E2E_MODES; do
+		NFAIL=$((NFAIL + 1))
+		echo "FAIL kernel=$1 mode=$mode e2e (0s) $2"
 	done
 }
 report_kernel() { # report_kernel KVER: prints the PASS/FAIL lines
@@ -395,6 +599,92 @@ report_kernel() { # report_kernel KVER: prints the PASS/FAIL lines
 			fi
 		fi
 	done
+}
+
+# show_file TITLE FILE [MAXLINES]: indented, for a FAIL's details
+show_file() {
+	echo "    | --- $1 ---"
+	if [[ -s $2 ]]; then
+		head -n "${3:-200}" "$2" | sed 's/^/    | /'
+	else
+		echo "    | (nothing)"
+	fi
+}
+
+# e2e_check KVER MODE KIND: the problems of one profile, one per line
+e2e_check() {
+	local kver=$1 mode=$2 kind=$3 f=$WORK/$1/e2e/$2.$3.json
+	if [[ ! -s $f ]]; then
+		echo "no $kind profile"
+		return
+	fi
+	jq -r -f "$HERE/e2e-check.jq" --arg kind "$kind" --arg mode "$mode" --arg kernel "$kver" \
+		--arg image "$E2E_IMAGE" --arg interp "$E2E_INTERP" --arg interp_link "$E2E_INTERP_LINK" \
+		--arg libc "$E2E_LIBC" --slurpfile imagefiles "$WORK/e2e-image/image-files.json" "$f" 2>&1 ||
+		echo "the $kind profile is not valid JSON"
+}
+
+report_e2e() { # report_e2e KVER: the e2e PASS/FAIL lines
+	local kver=$1 d=$WORK/$1 c=$WORK/$1/console.txt e=$WORK/$1/e2e
+	local qrc setup line mode secs reasons r
+	qrc=$(cat "$d/qemu.rc")
+	setup=$(grep -m1 '^PODPROF-E2E-SETUP ' "$c" || true)
+	[[ -n $setup ]] && log "kernel=$kver e2e: podman import $(field import_secs "$setup")s (rc $(field import_rc "$setup")), guest e2e total $(sed -n 's/^PODPROF-E2E-DONE secs=//p' "$c" | head -n 1)s"
+	for mode in $E2E_MODES; do
+		line=$(grep -m1 "^PODPROF-E2E-RESULT mode=$mode " "$c" || true)
+		reasons=()
+		secs='?'
+		if [[ -z $line ]]; then
+			if [[ $qrc == 124 || $qrc == 137 ]]; then
+				reasons+=("qemu timed out after ${QEMU_TIMEOUT}s")
+			elif grep -q 'Kernel panic' "$c"; then
+				reasons+=("kernel panic: $(grep -m1 'Kernel panic' "$c" | sed 's/^\[[^]]*\] *//')")
+			else
+				reasons+=("no e2e result for this mode (qemu exit $qrc)")
+			fi
+		elif [[ -n $(field reason "$line") ]]; then
+			secs=$(field secs "$line")
+			reasons+=("$(field reason "$line")")
+		else
+			secs=$(field secs "$line")
+			local run_rc hook_rc
+			run_rc=$(field run_rc "$line") hook_rc=$(field hook_rc "$line")
+			# the container exits 3; podprof run must pass that through
+			[[ $run_rc == 3 ]] || reasons+=("podprof run exited $run_rc, want the container's 3")
+			grep -q '^e2e-out sh=sh dash=dash$' "$e/$mode.run.out" 2>/dev/null || reasons+=("podprof run: the container's output did not come through")
+			grep -q "traced with $mode\$" "$e/$mode.run.out" 2>/dev/null || reasons+=("podprof run: no summary saying \"traced with $mode\"")
+			while IFS= read -r r; do [[ -n $r ]] && reasons+=("run profile: $r"); done < <(e2e_check "$kver" "$mode" run)
+			[[ $hook_rc == 4 ]] || reasons+=("podman with the hook exited $hook_rc, want the container's 4")
+			while IFS= read -r r; do [[ -n $r ]] && reasons+=("hook profile: $r"); done < <(e2e_check "$kver" "$mode" hook)
+		fi
+		if ((${#reasons[@]} == 0)); then
+			NPASS=$((NPASS + 1))
+			echo "PASS kernel=$kver mode=$mode e2e (${secs}s)"
+			continue
+		fi
+		NFAIL=$((NFAIL + 1))
+		local joined
+		joined=$(printf '%s; ' "${reasons[@]}")
+		echo "FAIL kernel=$kver mode=$mode e2e (${secs}s) ${joined%; }"
+		if [[ -n $line ]]; then
+			echo "    | $line"
+		else
+			# the console from this mode's start: a lockup's backtraces
+			sed -n "/^PODPROF-E2E-BEGIN mode=$mode\$/,\$p" "$c" | head -n 250 | sed 's/^/    | /'
+		fi
+		show_file "podprof run output" "$e/$mode.run.out"
+		show_file "podprof run profile ($mode.run.json)" "$e/$mode.run.json" 400
+		show_file "podman --hooks-dir output" "$e/$mode.hook.out"
+		show_file "hook profile ($mode.hook.json)" "$e/$mode.hook.json" 400
+		show_file "tracer processes (tracer.log)" "$e/tracer.log"
+		if [[ -s $e/syslog ]]; then show_file "guest syslog (podprof tracer)" "$e/syslog"; fi
+		if [[ -s $e/dmesg ]]; then
+			tail -n 25 "$e/dmesg" >"$e/dmesg.tail"
+			show_file "guest dmesg during e2e (tail)" "$e/dmesg.tail"
+		fi
+		if [[ -z $line || -n $(field reason "$line") ]]; then show_file "podman import" "$e/import.out"; fi
+	done
+	return 0
 }
 
 # ---------------------------------------------------------------------- main
@@ -467,15 +757,39 @@ main() {
 		kvers=()
 	fi
 
+	# 2b. the end-to-end test's guest root (podman, runc, conmon, podprof,
+	# the test image); if it can't be had, its lines fail and the bpf tests
+	# still run
+	E2E_READY=
+	local e2e_err=
+	if [[ $E2E == 1 ]] && ((${#kvers[@]} > 0)); then
+		# build_e2e_root prints why it failed; it runs in a subshell
+		if e2e_err=$(build_e2e_root); then
+			E2E_READY=1
+			E2E_INTERP=$(cat "$WORK/e2e-image/interp") E2E_INTERP_LINK=$(cat "$WORK/e2e-image/interp_link") E2E_LIBC=$(cat "$WORK/e2e-image/libc")
+		else
+			e2e_err=$(tail -n 1 <<<"$e2e_err")
+			log "e2e: cannot build the guest root: $e2e_err"
+		fi
+	fi
+
 	# 3. initramfs, 4. boot, one kernel at a time (TCG wants both host cores)
 	((${#kvers[@]} == 0)) || build_common_initrd
 	local kver
 	for kver in ${kvers[@]+"${kvers[@]}"}; do
 		mkdir -p "$WORK/$kver"
-		build_initrd "$kver"
-		log "booting $kver ($MODES)"
+		if ! build_initrd "$kver"; then
+			fail_modes "$kver" "cannot build the initramfs"
+			continue
+		fi
+		log "booting $kver ($MODES${E2E_READY:+; e2e $E2E_MODES}) initrd $(($(stat -c %s "$WORK/$kver/initrd.gz") / 1048576)) MB"
 		boot_kernel "$kver"
 		report_kernel "$kver"
+		if [[ -n $E2E_READY ]]; then
+			report_e2e "$kver"
+		elif [[ $E2E == 1 ]]; then
+			fail_e2e "$kver" "cannot build the e2e guest root: $e2e_err"
+		fi
 	done
 
 	echo "$NPASS passed, $NFAIL failed"
