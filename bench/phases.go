@@ -129,11 +129,16 @@ func (b *bench) startPairs(ctx context.Context, h *holder) (StartPair, error) {
 			}
 		}
 	}
+	return newStartPair(podman, podprof), nil
+}
+
+// newStartPair compares start times taken in interleaved pairs.
+func newStartPair(podman, podprof []float64) StartPair {
 	p := StartPair{Runs: len(podman), Podman: newStats(podman), Podprof: newStats(podprof)}
 	p.Ratio = newStats(paired(podman, podprof, ratio))
 	p.Added = newStats(paired(podman, podprof, func(a, b float64) float64 { return b - a }))
 	p.RatioOfMedians = p.Podprof.Median / p.Podman.Median
-	return p, nil
+	return p
 }
 
 // startComponents times the parts of a podprof run on their own, with no
@@ -233,11 +238,7 @@ func (b *bench) hookOnlyPairs(ctx context.Context) (StartPair, error) {
 			}
 		}
 	}
-	p := StartPair{Runs: len(podman), Podman: newStats(podman), Podprof: newStats(hooked)}
-	p.Ratio = newStats(paired(podman, hooked, ratio))
-	p.Added = newStats(paired(podman, hooked, func(a, b float64) float64 { return b - a }))
-	p.RatioOfMedians = p.Podprof.Median / p.Podman.Median
-	return p, nil
+	return newStartPair(podman, hooked), nil
 }
 
 // hookTimes times the OCI prestart hook, which runc waits for before it
