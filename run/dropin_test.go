@@ -1,7 +1,9 @@
 package run
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -26,11 +28,8 @@ func TestRunHelpHasEveryPodmanRunFlag(t *testing.T) {
 	if len(podman) < 100 {
 		t.Fatalf("podman run --help shows only %d flags: cannot compare", len(podman))
 	}
-	// Through an API socket, podman cannot hand the client's open file
-	// descriptors, environment or decryption keys to the container.
-	notThroughTheAPI := map[string]bool{"preserve-fds": true, "preserve-fd": true, "env-host": true, "decryption-key": true}
 	for name := range podman {
-		if !ours[name] && !notThroughTheAPI[name] {
+		if !ours[name] {
 			t.Errorf("podprof run --help lacks podman's --%s", name)
 		}
 	}
@@ -107,5 +106,149 @@ func TestWithoutPodprofFlags(t *testing.T) {
 	want := []string{"--rm", "-i", "img", "--podprof-output", "kept"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// TestRunLikePodman runs what podman's own system tests caught podprof
+// doing differently, with podman and with podprof, and compares: exit
+// code, stdout, stderr, and the files left. Each podprof run is traced.
+func TestRunLikePodman(t *testing.T) {
+	requireImage(t, busyboxImage)
+	archive := filepath.Join(t.TempDir(), "busybox.tar")
+	if r := runCmd(t, "podman", "save", "--quiet", "--format", "docker-archive", "-o", archive, busyboxImage); r.code != 0 {
+		t.Fatalf("podman save: %s", r.stderr)
+	}
+	preserved := filepath.Join(t.TempDir(), "preserved")
+	if err := os.WriteFile(preserved, []byte("passed in\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// fds 3 and 4, as a shell gives them with 3</dev/null 4<preserved.
+	passFDs := func(cmd *exec.Cmd) {
+		devnull, err1 := os.Open(os.DevNull)
+		file, err2 := os.Open(preserved)
+		if err1 != nil || err2 != nil {
+			t.Fatal(err1, err2)
+		}
+		cmd.ExtraFiles = []*os.File{devnull, file}
+	}
+	hostEnv := func(cmd *exec.Cmd) { cmd.Env = append(os.Environ(), "PODPROF_TEST_HOST_ENV=from the host") }
+
+	for _, tc := range []struct {
+		name    string
+		global  []string // before run
+		args    []string // after run; DIR is a directory of each side's own
+		prepare func(*exec.Cmd)
+		traced  bool // the container ran: podprof must write its profile
+	}{
+		{"global flag after run", nil, []string{"--runtime", "runc", "--rm", busyboxImage, "echo", "hi"}, nil, true},
+		{"--noout run -d", []string{"--noout"}, []string{"-d", "--rm", busyboxImage, "echo", "hi"}, nil, true},
+		{"--noout run", []string{"--noout"}, []string{"--rm", busyboxImage, "echo", "hi"}, nil, true},
+		{"--preserve-fds", nil, []string{"--rm", "--preserve-fds=2", busyboxImage, "sh", "-c", "cat <&4"}, passFDs, true},
+		{"--preserve-fds not passed", nil, []string{"--rm", "--preserve-fds=2", busyboxImage, "true"}, nil, false},
+		{"--env-host", nil, []string{"--rm", "--env-host", busyboxImage, "sh", "-c", "echo $PODPROF_TEST_HOST_ENV"}, hostEnv, true},
+		{"docker-archive: image", nil, []string{"--rm", "docker-archive:" + archive, "echo", "from the archive"}, nil, true},
+		{"--cidfile with --rm", nil, []string{"--rm", "--cidfile", "DIR/cid", busyboxImage, "true"}, nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			side := func(bin string, extra ...string) (result, string) {
+				dir := t.TempDir()
+				args := append(append(append([]string{}, tc.global...), "run"), extra...)
+				for _, arg := range tc.args {
+					args = append(args, strings.ReplaceAll(arg, "DIR", dir))
+				}
+				r := runCmdWith(t, tc.prepare, bin, args...)
+				r.stderr = strings.ReplaceAll(r.stderr, dir, "DIR")
+				return r, dir
+			}
+			want, podmanDir := side("podman")
+			profile := filepath.Join(t.TempDir(), "p.json")
+			got, podprofDir := side(podprofBin, "--podprof-output="+profile)
+			if got != want {
+				t.Errorf("podman:  %+v\npodprof: %+v", want, got)
+			}
+			if left, podmanLeft := dirFiles(t, podprofDir), dirFiles(t, podmanDir); left != podmanLeft {
+				t.Errorf("podprof left %q, podman %q", left, podmanLeft)
+			}
+			if !tc.traced {
+				if _, err := os.Stat(profile); err == nil {
+					t.Errorf("a profile was written though the container did not run")
+				}
+				return
+			}
+			if p := waitProfile(t, profile); len(p.Files) == 0 || p.LostEvents != 0 {
+				t.Errorf("profile: %d files, %d lost", len(p.Files), p.LostEvents)
+			}
+		})
+	}
+}
+
+// dirFiles lists the names in dir, sizes included.
+func dirFiles(t *testing.T, dir string) string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, fmt.Sprintf("%s:%d", e.Name(), info.Size()))
+	}
+	return strings.Join(names, " ")
+}
+
+// TestCidfileExists: podman 4 refuses to overwrite a --cidfile, podman 5
+// overwrites it; podprof does as the podman it runs with.
+func TestCidfileExists(t *testing.T) {
+	requireImage(t, busyboxImage)
+	side := func(bin string, extra ...string) result {
+		cidfile := filepath.Join(t.TempDir(), "cid")
+		if err := os.WriteFile(cidfile, []byte("taken"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := runCmd(t, bin, append(append([]string{"run"}, extra...), "--rm", "--cidfile", cidfile, busyboxImage, "true")...)
+		r.stderr = strings.ReplaceAll(r.stderr, cidfile, "CIDFILE")
+		return r
+	}
+	want := side("podman")
+	got := side(podprofBin, "--podprof-output="+filepath.Join(t.TempDir(), "p.json"))
+	if got != want {
+		t.Errorf("podman:  %+v\npodprof: %+v", want, got)
+	}
+}
+
+// TestImageHealthcheck: a container keeps its image's HEALTHCHECK, as with
+// podman (podman 5's client sends an empty override, which a podman 4
+// service would take as the whole healthcheck).
+func TestImageHealthcheck(t *testing.T) {
+	requireImage(t, busyboxImage)
+	const image = "localhost/podprof-test/healthcheck:latest"
+	dir := t.TempDir()
+	containerfile := "FROM " + busyboxImage + "\nHEALTHCHECK --interval=41s --retries=4 CMD true\n"
+	if err := os.WriteFile(filepath.Join(dir, "Containerfile"), []byte(containerfile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := runCmd(t, "podman", "build", "--quiet", "--format", "docker", "-t", image, dir); r.code != 0 {
+		t.Fatalf("podman build: %s", r.stderr)
+	}
+	defer runCmd(t, "podman", "rmi", "--force", image)
+	healthcheck := func(bin string, extra ...string) string {
+		r := runCmd(t, bin, append(append([]string{"run", "-d"}, extra...), image, "sleep", "60")...)
+		if r.code != 0 {
+			t.Fatalf("%s run -d: %+v", bin, r)
+		}
+		id := strings.TrimSpace(r.stdout)
+		defer runCmd(t, "podman", "rm", "--force", "--time=0", id)
+		return runCmd(t, "podman", "inspect", "--format", "{{json .Config.Healthcheck}}", id).stdout
+	}
+	want := healthcheck("podman")
+	if !strings.Contains(want, "41s") && !strings.Contains(want, "41000000000") {
+		t.Fatalf("podman itself shows no image healthcheck: %s", want)
+	}
+	if got := healthcheck(podprofBin, "--podprof-output="+filepath.Join(t.TempDir(), "p.json")); got != want {
+		t.Errorf("healthcheck: podman %s, podprof %s", want, got)
 	}
 }

@@ -530,24 +530,29 @@ func signalled(t *testing.T, lc *leakCheck, args []string, script string, sigs .
 }
 
 // TestFaultCtrlC: Ctrl-C reaches the container as with podman, whose exit
-// code is podprof's; the profile is written and the summary printed.
+// code is podprof's; the profile is written and the summary printed. Both
+// ways podprof runs a container are tried: through its service, and
+// through podman itself (--env-host, which no service can do).
 func TestFaultCtrlC(t *testing.T) {
 	requireImage(t, busyboxImage)
 	for _, tc := range []struct {
 		name   string
+		args   []string
 		script string
 		sigs   []syscall.Signal
 		code   int
 	}{
-		{"once", signalScript(1, 1), []syscall.Signal{syscall.SIGINT}, 130},
-		{"twice", signalScript(2, 1), []syscall.Signal{syscall.SIGINT, syscall.SIGINT}, 130},
-		{"SIGTERM", signalScript(1, 1), []syscall.Signal{syscall.SIGTERM}, 143},
+		{"once", nil, signalScript(1, 1), []syscall.Signal{syscall.SIGINT}, 130},
+		{"twice", nil, signalScript(2, 1), []syscall.Signal{syscall.SIGINT, syscall.SIGINT}, 130},
+		{"SIGTERM", nil, signalScript(1, 1), []syscall.Signal{syscall.SIGTERM}, 143},
+		{"local podman once", []string{"--env-host"}, signalScript(1, 1), []syscall.Signal{syscall.SIGINT}, 130},
+		{"local podman SIGTERM", []string{"--env-host"}, signalScript(1, 1), []syscall.Signal{syscall.SIGTERM}, 143},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			lc := checkLeaks(t)
 			out := filepath.Join(t.TempDir(), "p.json")
-			r := signalled(t, lc, []string{"--podprof-output=" + out, "--podprof-summary=always"}, tc.script, tc.sigs...)
-			want := signalled(t, nil, nil, tc.script, tc.sigs...)
+			r := signalled(t, lc, append([]string{"--podprof-output=" + out, "--podprof-summary=always"}, tc.args...), tc.script, tc.sigs...)
+			want := signalled(t, nil, tc.args, tc.script, tc.sigs...)
 			if r.code != tc.code || want.code != tc.code || r.stdout != want.stdout {
 				t.Errorf("podprof: exit %d, stdout %q; podman: exit %d, stdout %q; want exit %d",
 					r.code, r.stdout, want.code, want.stdout, tc.code)

@@ -3,12 +3,16 @@ package run
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/spf13/pflag"
 )
 
 // findPodman finds the real podman on PATH, skipping podprof itself: podprof
@@ -98,4 +102,53 @@ func podmanGlobalFlags() (map[string]bool, error) {
 		}
 	}
 	return flags, nil
+}
+
+// acceptGlobalFlags lets podman's global flags be written after `run` too,
+// as podman takes them (`podman run --runtime X ...`): they are defined on
+// run's flags, hidden, and the function returned gives those set, for
+// the service. The installed podman is asked which they are only when args
+// hold a flag that run does not know.
+func acceptGlobalFlags(flags *pflag.FlagSet, args []string) func() []string {
+	none := func() []string { return nil }
+	if !slices.ContainsFunc(args, func(arg string) bool {
+		name, _, _ := strings.Cut(strings.TrimPrefix(arg, "--"), "=")
+		return strings.HasPrefix(arg, "--") && name != "" && flags.Lookup(name) == nil
+	}) {
+		return none
+	}
+	global, err := podmanGlobalFlags()
+	if err != nil {
+		return none // run's parser then says which flag it does not know
+	}
+	var added []string
+	for _, name := range slices.Sorted(maps.Keys(global)) {
+		if len(name) == 1 || flags.Lookup(name) != nil {
+			continue // short ones would clash with run's (-c is --cpu-shares)
+		}
+		if global[name] {
+			flags.StringArray(name, nil, "")
+		} else {
+			flags.Bool(name, false, "")
+		}
+		flags.MarkHidden(name)
+		added = append(added, name)
+	}
+	return func() []string {
+		var set []string
+		for _, name := range added {
+			flag := flags.Lookup(name)
+			if !flag.Changed {
+				continue
+			}
+			if values, ok := flag.Value.(pflag.SliceValue); ok {
+				for _, v := range values.GetSlice() {
+					set = append(set, "--"+name+"="+v)
+				}
+			} else {
+				set = append(set, "--"+name+"="+flag.Value.String())
+			}
+		}
+		return set
+	}
 }

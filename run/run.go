@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -90,19 +88,25 @@ func Main(globalFlags, args []string) int {
 	logrus.SetLevel(logrus.WarnLevel)
 	cmd := podmanRunCommand()
 	// podman-remote hides what a remote service can't do on the client's
-	// machine; podprof's service runs on this machine, where it can.
-	for _, name := range []string{"pidfile", "conmon-pidfile"} {
+	// machine; podprof's service runs on this machine, and podprof runs
+	// podman itself for what no service can do (local.go).
+	for _, name := range []string{"pidfile", "conmon-pidfile", "preserve-fds", "preserve-fd", "decryption-key"} {
 		cmd.Flags().Lookup(name).Hidden = false
 	}
+	// podman-remote does not even define this one: podman's words.
+	cmd.Flags().Bool("env-host", false, "Use all current host environment variables in container")
 	var opts options
 	opts.define(cmd.Flags())
+	globalFlagsAfterRun := acceptGlobalFlags(cmd.Flags(), args)
 	podmanRun := cmd.RunE
 	cmd.RunE = func(cmd *cobra.Command, positional []string) error {
-		err := runTraced(cmd, positional, &opts, globalFlags, podmanRun)
+		runArgs := withoutPodprofFlags(args, len(positional))
+		global := append(globalFlags, globalFlagsAfterRun()...)
+		err := runTraced(cmd, positional, runArgs, &opts, global, podmanRun)
 		var untraceable untraceableError
 		if errors.As(err, &untraceable) && opts.untraceable == "run" {
 			fmt.Fprintf(os.Stderr, "podprof: not tracing: %v\n", untraceable.error)
-			os.Exit(Podman(append(append(globalFlags, "run"), withoutPodprofFlags(args, len(positional))...)))
+			os.Exit(Podman(append(append(globalFlags, "run"), runArgs...)))
 		}
 		return err
 	}
@@ -132,18 +136,21 @@ func podmanRunCommand() *cobra.Command {
 	panic("podman's run command is not registered")
 }
 
-func runTraced(cmd *cobra.Command, args []string, opts *options, globalFlags []string, podmanRun func(*cobra.Command, []string) error) error {
+// runTraced runs the container with podprof's hook, through the private
+// service or, for what no service can do, through podman itself. args are
+// the positional arguments (IMAGE [COMMAND...]), runArgs all of run's
+// arguments but podprof's own.
+func runTraced(cmd *cobra.Command, args, runArgs []string, opts *options, globalFlags []string, podmanRun func(*cobra.Command, []string) error) error {
 	if err := opts.validate(); err != nil {
 		return err
 	}
 	if os.Geteuid() != 0 {
 		return untraceableError{errors.New("podprof run needs root to load its eBPF tracer: run it as root, or pass --podprof-untraceable=run")}
 	}
-	podman, err := findPodman()
-	if err != nil {
+	if err := refuseRemote(globalFlags); err != nil {
 		return err
 	}
-	globalFlags, err = serviceFlags(podman, globalFlags)
+	podman, err := findPodman()
 	if err != nil {
 		return err
 	}
@@ -151,10 +158,13 @@ func runTraced(cmd *cobra.Command, args []string, opts *options, globalFlags []s
 	if err != nil {
 		return err
 	}
-	ctx := cmd.Context()
-	// Load the tracer while the service starts and the container is
-	// created, so that its start does not wait for it.
-	holdCtx, releaseTracer := context.WithCancel(ctx)
+	annotations := []string{ProfileAnnotation + "=" + output}
+	if opts.tracer != "auto" {
+		annotations = append(annotations, TracerAnnotation+"="+opts.tracer)
+	}
+	// Load the tracer while the container is created, so that its start
+	// does not wait for it.
+	holdCtx, releaseTracer := context.WithCancel(cmd.Context())
 	defer releaseTracer()
 	held := make(chan error, 1)
 	go func() {
@@ -173,51 +183,35 @@ func runTraced(cmd *cobra.Command, args []string, opts *options, globalFlags []s
 		}
 		held <- nil
 	}
-	svc, err := startService(ctx, podman, globalFlags)
-	if err != nil {
-		return err
-	}
-	defer svc.close()
 
-	conf := registry.PodmanConfig()
-	conf.URI = svc.URI
-	if _, err := registry.NewContainerEngine(cmd, args); err != nil {
-		return fmt.Errorf("connecting to the private podman service: %w", err)
-	}
-	if _, err := registry.NewImageEngine(cmd, args); err != nil {
-		return fmt.Errorf("connecting to the private podman service: %w", err)
-	}
-	defer registry.ContainerEngine().Shutdown(ctx)
-	defer registry.ImageEngine().Shutdown(ctx)
-
-	if err := cmd.Flags().Set("annotation", ProfileAnnotation+"="+output); err != nil {
-		return err
-	}
-	if opts.tracer != "auto" {
-		if err := cmd.Flags().Set("annotation", TracerAnnotation+"="+opts.tracer); err != nil {
-			return err
-		}
-	}
 	before, _ := os.Lstat(output)
+	var runErr error
+	if needsLocalPodman(cmd, args[0]) != "" {
+		runErr = runWithLocalPodman(cmd, podman, globalFlags, runArgs, annotations)
+	} else {
+		runErr = runWithService(cmd, args, podman, globalFlags, annotations, podmanRun)
+	}
 	// The hook waits for the tracer podprof holds; if it could not load,
 	// the container did not start and the tracer's reason is the error.
-	runErr := podmanRun(cmd, args)
 	if err := <-held; err != nil {
 		return podprofFailed(err)
 	}
 	if runErr != nil {
-		if err := svc.lost(); err != nil {
-			// podman-remote calls that 126, as if the command could not be
-			// run: it is podprof's own failure.
-			return podprofFailed(fmt.Errorf("%w; a container it started runs on, and its profile is written to %s when it ends", err, report.Printable(output)))
-		}
 		return runErr
 	}
 	if detach, _ := cmd.Flags().GetBool("detach"); detach {
 		return nil // the tracer writes the profile when the container ends
 	}
-	if err := waitForProfile(ctx, output, before); err != nil {
+	written, err := awaitProfile(output, before)
+	if err != nil {
 		return podprofFailed(err)
+	}
+	if !written {
+		switch registry.GetExitCode() {
+		case define.ExecErrorCodeGeneric, define.ExecErrorCodeCannotInvoke, define.ExecErrorCodeNotFound:
+			return nil // podman said why the container's command did not run
+		}
+		return podprofFailed(fmt.Errorf("the tracer wrote no profile to %s: its reason is in the system log (tag podprof)", report.Printable(output)))
 	}
 	if opts.summary == "never" || (opts.summary == "auto" && !term.IsTerminal(int(os.Stderr.Fd()))) {
 		return nil
@@ -225,6 +219,86 @@ func runTraced(cmd *cobra.Command, args []string, opts *options, globalFlags []s
 	if err := printSummary(output, opts.format, globalFlags); err != nil {
 		return podprofFailed(err)
 	}
+	return nil
+}
+
+// runWithService runs podman-remote's run against a private podman
+// service, with the hook's annotations added.
+func runWithService(cmd *cobra.Command, args []string, podman string, globalFlags, annotations []string, podmanRun func(*cobra.Command, []string) error) error {
+	serviceFlags, out, noout := clientFlags(globalFlags)
+	if out != "" {
+		f, err := os.OpenFile(out, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, os.ModePerm)
+		if err != nil {
+			return fmt.Errorf("unable to open file for standard output: %w", err)
+		}
+		os.Stdout = f
+	}
+	ctx := cmd.Context()
+	svc, err := startService(ctx, podman, serviceFlags)
+	if err != nil {
+		return err
+	}
+	defer svc.close()
+
+	conf := registry.PodmanConfig()
+	conf.URI = svc.URI
+	engine, err := registry.NewContainerEngine(cmd, args)
+	if err != nil {
+		return fmt.Errorf("connecting to the private podman service: %w", err)
+	}
+	if _, err := registry.NewImageEngine(cmd, args); err != nil {
+		return fmt.Errorf("connecting to the private podman service: %w", err)
+	}
+	defer registry.ContainerEngine().Shutdown(ctx)
+	defer registry.ImageEngine().Shutdown(ctx)
+	version, conn, err := serviceConnection(engine)
+	if err != nil {
+		return fmt.Errorf("connecting to the private podman service: %w", err)
+	}
+	if version.Major < 5 {
+		done, err := actAsPodman4(cmd, conn, noout)
+		if err != nil {
+			return err
+		}
+		defer done()
+	} else if noout {
+		// podman 5 silences stdout, the container's too.
+		if devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0); err == nil {
+			os.Stdout = devnull
+		}
+	}
+	for _, annotation := range annotations {
+		if err := cmd.Flags().Set("annotation", annotation); err != nil {
+			return err
+		}
+	}
+	runErr := podmanRun(cmd, args)
+	if runErr != nil {
+		if err := svc.lost(); err != nil {
+			// podman-remote calls that 126, as if the command could not be
+			// run: it is podprof's own failure.
+			return podprofFailed(fmt.Errorf("%w; a container it started runs on, and its profile is written when it ends", err))
+		}
+	}
+	return runErr
+}
+
+// runWithLocalPodman runs the installed podman's own run, with the hook's
+// annotations added; its exit code is podprof's.
+func runWithLocalPodman(cmd *cobra.Command, podman string, globalFlags, runArgs, annotations []string) error {
+	fds, err := preservedFiles(cmd)
+	if err != nil {
+		return err
+	}
+	var args []string
+	for _, annotation := range annotations {
+		args = append(args, "--annotation", annotation)
+	}
+	code, err := runLocalPodman(podman, globalFlags, append(args, runArgs...), fds)
+	if err != nil {
+		return err
+	}
+	registry.SetExitCode(code)
 	return nil
 }
 
@@ -278,74 +352,59 @@ func imageBaseName(image string) string {
 	return strings.Trim(unsafeNameChars.ReplaceAllString(name, "-"), "-.")
 }
 
-// waitForProfile returns once the tracer has replaced the file at path.
-// The tracer writes it right after the container's init exits, which is
-// before podman reports the exit; the wait only covers the last events.
-func waitForProfile(ctx context.Context, path string, before os.FileInfo) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if st, err := os.Lstat(path); err == nil && (before == nil || !os.SameFile(st, before)) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the tracer did not write the profile %s within 30s of the container's exit", path)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(2 * time.Millisecond):
-		}
+// awaitProfile returns once the tracer is done with the containers whose
+// profile goes to path, and says whether one of them wrote it: a
+// container whose command never ran has no profile.
+func awaitProfile(path string, before os.FileInfo) (written bool, err error) {
+	tracer, err := dialTracer(tracerRequest{Await: path}, profileTimeout)
+	if err != nil {
+		return false, fmt.Errorf("waiting for the profile %s: %w", report.Printable(path), err)
 	}
+	tracer.Close()
+	st, err := os.Lstat(path)
+	return err == nil && (before == nil || !os.SameFile(st, before)), nil
 }
 
-// serviceFlags are the global flags the private service takes: podman's
-// own global flags keep their meaning there. Those that point podman at
-// another machine can't: podprof traces this one's kernel. --out and
-// --noout are the client's, and applied here as podman does.
-func serviceFlags(podman string, global []string) ([]string, error) {
-	var out []string
+// profileTimeout bounds the wait for the last events of a container that
+// has exited and the writing of its profile.
+const profileTimeout = 30 * time.Second
+
+// refuseRemote refuses the global flags that point podman at another
+// machine: podprof traces this one's kernel.
+func refuseRemote(global []string) error {
+	for _, arg := range global {
+		if !strings.HasPrefix(arg, "-") {
+			continue // a value
+		}
+		name, _, _ := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+		switch name {
+		case "remote", "r", "url", "host", "H", "connection", "c", "context", "identity":
+			return fmt.Errorf("podprof run traces containers on this machine; --%s points podman elsewhere: drop it", name)
+		}
+	}
+	return nil
+}
+
+// clientFlags takes out of podman's global flags those of the client, not
+// the service: --out FILE (podman 5: stdout, the container's too, goes to
+// FILE) and --noout.
+func clientFlags(global []string) (service []string, out string, noout bool) {
 	for i := 0; i < len(global); i++ {
 		name, value, hasValue := strings.Cut(strings.TrimLeft(global[i], "-"), "=")
 		switch name {
-		case "remote", "r", "url", "host", "H", "connection", "c", "context", "identity":
-			return nil, fmt.Errorf("podprof run traces containers on this machine; --%s points podman elsewhere: drop it", name)
-		case "out": // podman 5: stdout, the container's too, goes to a file
+		case "out":
 			if !hasValue && i+1 < len(global) {
 				i++
 				value = global[i]
 			}
-			f, err := os.OpenFile(value, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, os.ModePerm)
-			if err != nil {
-				return nil, fmt.Errorf("unable to open file for standard output: %w", err)
-			}
-			os.Stdout = f
-			continue
-		case "noout": // podman 5 silences stdout, the container's too; 4 does not
-			if podmanMajorVersion(podman) >= 5 {
-				if devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0); err == nil {
-					os.Stdout = devnull
-				}
-			}
-			continue
+			out = value
+		case "noout":
+			noout = value != "false"
+		default:
+			service = append(service, global[i])
 		}
-		out = append(out, global[i])
 	}
-	return out, nil
-}
-
-// podmanMajorVersion is the installed podman's major version, from
-// "podman version 4.3.1"; 0 if unknown.
-func podmanMajorVersion(podman string) int {
-	out, err := exec.Command(podman, "--version").Output()
-	if err != nil {
-		return 0
-	}
-	fields := strings.Fields(string(out))
-	if len(fields) == 0 {
-		return 0
-	}
-	major, _ := strconv.Atoi(strings.Split(fields[len(fields)-1], ".")[0])
-	return major
+	return service, out, noout
 }
 
 // untraceableError says podprof can't trace here at all; with

@@ -70,10 +70,20 @@ type result struct {
 
 func runCmd(t *testing.T, name string, args ...string) result {
 	t.Helper()
+	return runCmdWith(t, nil, name, args...)
+}
+
+// runCmdWith runs the command after prepare, if any, has set what it needs
+// (environment, descriptors).
+func runCmdWith(t *testing.T, prepare func(*exec.Cmd), name string, args ...string) result {
+	t.Helper()
 	// Bounded: a hung podman fails its test instead of the whole suite.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
+	if prepare != nil {
+		prepare(cmd)
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

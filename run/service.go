@@ -40,12 +40,11 @@ type service struct {
 }
 
 // startService starts the service with podman's own global flags (those the
-// user gave before `run`), and returns once it answers.
+// user gave around `run`), and returns once it answers.
 func startService(ctx context.Context, podman string, globalFlags []string) (_ *service, err error) {
-	removeStaleDirs()
-	dir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", tempDirPrefix, os.Getpid()))
+	dir, hooksDirFlags, err := newRunDir(globalFlags)
 	if err != nil {
-		return nil, fmt.Errorf("creating a temporary directory: %w", err)
+		return nil, err
 	}
 	s := &service{dir: dir}
 	defer func() {
@@ -53,19 +52,7 @@ func startService(ctx context.Context, podman string, globalFlags []string) (_ *
 			s.close()
 		}
 	}()
-	hooksDir := filepath.Join(dir, "hooks.d")
-	if err := writeHook(hooksDir); err != nil {
-		return nil, err
-	}
-	defaults, err := config.Default()
-	if err != nil {
-		return nil, fmt.Errorf("reading podman's configuration: %w", err)
-	}
-	// --hooks-dir replaces podman's configured dirs: keep them.
-	args := append([]string{}, globalFlags...)
-	for _, d := range append(defaults.Engine.HooksDir.Get(), hooksDir) {
-		args = append(args, "--hooks-dir", d)
-	}
+	args := append(append([]string{}, globalFlags...), hooksDirFlags...)
 	socket := filepath.Join(dir, "podman.sock")
 	s.URI = "unix://" + socket
 	args = append(args, "system", "service", "--time=0", s.URI)
@@ -150,6 +137,47 @@ func (s *service) lastLogLine() string {
 	data, _ := os.ReadFile(s.log.Name())
 	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
 	return lines[len(lines)-1]
+}
+
+// newRunDir creates podprof run's private directory (0700), with a hooks
+// dir that holds podprof's hook, and returns the --hooks-dir flags that
+// make podman read it too.
+func newRunDir(globalFlags []string) (dir string, hooksDirFlags []string, err error) {
+	removeStaleDirs()
+	dir, err = os.MkdirTemp("", fmt.Sprintf("%s%d-", tempDirPrefix, os.Getpid()))
+	if err != nil {
+		return "", nil, fmt.Errorf("creating a temporary directory: %w", err)
+	}
+	hooksDir := filepath.Join(dir, "hooks.d")
+	if err := writeHook(hooksDir); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	// --hooks-dir replaces podman's configured dirs: keep them, unless
+	// the user's own --hooks-dir replaces them already.
+	var dirs []string
+	if !hasFlag(globalFlags, "hooks-dir") {
+		defaults, err := config.Default()
+		if err != nil {
+			os.RemoveAll(dir)
+			return "", nil, fmt.Errorf("reading podman's configuration: %w", err)
+		}
+		dirs = defaults.Engine.HooksDir.Get()
+	}
+	for _, d := range append(dirs, hooksDir) {
+		hooksDirFlags = append(hooksDirFlags, "--hooks-dir", d)
+	}
+	return dir, hooksDirFlags, nil
+}
+
+// hasFlag says whether args, podman's global flags, set the flag name.
+func hasFlag(args []string, name string) bool {
+	for _, arg := range args {
+		if n, _, _ := strings.Cut(arg, "="); n == "--"+name {
+			return true
+		}
+	}
+	return false
 }
 
 // tempDirPrefix names podprof run's temporary directories, followed by the

@@ -56,11 +56,14 @@ const daemonArg = "--daemon"
 
 // tracerRequest is one line a client sends. Watch starts tracing a
 // container; Hold keeps the tracer loaded while the connection is open,
-// so that `podprof run` pays the load before the container starts.
+// so that `podprof run` pays the load before the container starts; Await
+// is answered once no traced container's profile goes to that path any
+// more: its profile is written, or will never be.
 type tracerRequest struct {
 	Mode  string       `json:"mode,omitempty"` // the mode the client needs; "" any
 	Watch *rspec.State `json:"watch,omitempty"`
 	Hold  bool         `json:"hold,omitempty"`
+	Await string       `json:"await,omitempty"`
 }
 
 type tracerReply struct {
@@ -197,6 +200,10 @@ type tracerd struct {
 	mu      sync.Mutex
 	holders int  // open connections and watched containers
 	closing bool // holders fell to 0: the tracer serves no new client
+	// tracing counts the watched containers per profile path; finished
+	// is signalled each time one's profile is done.
+	tracing  map[string]int
+	finished *sync.Cond
 }
 
 // daemonMain is the tracer process. It tells whoever started it, on fd 3,
@@ -243,7 +250,8 @@ func daemonMain(modeName string) int {
 	if err != nil {
 		return fail(fmt.Errorf("listening on %s: %w", tracerSocket, err))
 	}
-	d := &tracerd{tracer: tracer, listener: listener}
+	d := &tracerd{tracer: tracer, listener: listener, tracing: make(map[string]int)}
+	d.finished = sync.NewCond(&d.mu)
 	d.log, _ = syslog.New(syslog.LOG_DAEMON|syslog.LOG_WARNING, "podprof")
 	fmt.Fprintln(ready, "ok")
 	ready.Close()
@@ -334,11 +342,21 @@ func (d *tracerd) handle(conn net.Conn) {
 		conn.Read(make([]byte, 1))
 	case req.Watch != nil:
 		ctr, started, err := d.watch(req.Watch)
-		reply(err)
 		if err == nil {
 			d.hold()
+			d.mu.Lock()
+			d.tracing[req.Watch.Annotations[ProfileAnnotation]]++
+			d.mu.Unlock()
 			go d.finish(req.Watch, ctr, started)
 		}
+		reply(err)
+	case req.Await != "":
+		d.mu.Lock()
+		for d.tracing[req.Await] > 0 {
+			d.finished.Wait()
+		}
+		d.mu.Unlock()
+		reply(nil)
 	default:
 		reply(errors.New("empty request"))
 	}
@@ -360,6 +378,15 @@ func (d *tracerd) watch(state *rspec.State) (*bpf.Container, time.Time, error) {
 // command ever ran.
 func (d *tracerd) finish(state *rspec.State, ctr *bpf.Container, started time.Time) {
 	defer d.release()
+	output := state.Annotations[ProfileAnnotation]
+	defer func() {
+		d.mu.Lock()
+		if d.tracing[output]--; d.tracing[output] == 0 {
+			delete(d.tracing, output)
+		}
+		d.finished.Broadcast()
+		d.mu.Unlock()
+	}()
 	res, err := ctr.Wait(context.Background())
 	if err == nil && len(res.Files) == 0 && res.Lost == 0 {
 		// Even a program that opens nothing is recorded when it is
@@ -370,7 +397,7 @@ func (d *tracerd) finish(state *rspec.State, ctr *bpf.Container, started time.Ti
 	}
 	if err == nil {
 		container, image := containerOfBundle(state.Bundle, state.ID)
-		err = report.WriteProfile(state.Annotations[ProfileAnnotation], &report.Profile{
+		err = report.WriteProfile(output, &report.Profile{
 			Version:    report.ProfileVersion,
 			Image:      image,
 			Container:  container,
