@@ -158,9 +158,10 @@ func runTraced(cmd *cobra.Command, args, runArgs []string, opts *options, global
 	if err != nil {
 		return err
 	}
-	annotations := []string{ProfileAnnotation + "=" + output}
+	l := runSetup{podman: podman, globalFlags: globalFlags, output: output}
+	l.annotations = []string{ProfileAnnotation + "=" + output}
 	if opts.tracer != "auto" {
-		annotations = append(annotations, TracerAnnotation+"="+opts.tracer)
+		l.annotations = append(l.annotations, TracerAnnotation+"="+opts.tracer)
 	}
 	// Load the tracer while the container is created, so that its start
 	// does not wait for it.
@@ -187,9 +188,9 @@ func runTraced(cmd *cobra.Command, args, runArgs []string, opts *options, global
 	before, _ := os.Lstat(output)
 	var runErr error
 	if needsLocalPodman(cmd, args[0]) != "" {
-		runErr = runWithLocalPodman(cmd, podman, globalFlags, runArgs, annotations)
+		runErr = runWithLocalPodman(cmd, runArgs, l)
 	} else {
-		runErr = runWithService(cmd, args, podman, globalFlags, annotations, podmanRun)
+		runErr = runWithService(cmd, args, l, podmanRun)
 	}
 	// The hook waits for the tracer podprof holds; if it could not load,
 	// the container did not start and the tracer's reason is the error.
@@ -222,10 +223,18 @@ func runTraced(cmd *cobra.Command, args, runArgs []string, opts *options, global
 	return nil
 }
 
+// runSetup is what both ways of running a traced container need.
+type runSetup struct {
+	podman      string
+	globalFlags []string // podman's, before and after run
+	annotations []string // the hook's: where the profile goes, the tracer mode
+	output      string   // the profile's path
+}
+
 // runWithService runs podman-remote's run against a private podman
 // service, with the hook's annotations added.
-func runWithService(cmd *cobra.Command, args []string, podman string, globalFlags, annotations []string, podmanRun func(*cobra.Command, []string) error) error {
-	serviceFlags, out, noout := clientFlags(globalFlags)
+func runWithService(cmd *cobra.Command, args []string, l runSetup, podmanRun func(*cobra.Command, []string) error) error {
+	serviceFlags, out, noout := clientFlags(l.globalFlags)
 	if out != "" {
 		f, err := os.OpenFile(out, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, os.ModePerm)
 		if err != nil {
@@ -234,7 +243,7 @@ func runWithService(cmd *cobra.Command, args []string, podman string, globalFlag
 		os.Stdout = f
 	}
 	ctx := cmd.Context()
-	svc, err := startService(ctx, podman, serviceFlags)
+	svc, err := startService(ctx, l.podman, serviceFlags)
 	if err != nil {
 		return err
 	}
@@ -267,7 +276,7 @@ func runWithService(cmd *cobra.Command, args []string, podman string, globalFlag
 			os.Stdout = devnull
 		}
 	}
-	for _, annotation := range annotations {
+	for _, annotation := range l.annotations {
 		if err := cmd.Flags().Set("annotation", annotation); err != nil {
 			return err
 		}
@@ -277,7 +286,7 @@ func runWithService(cmd *cobra.Command, args []string, podman string, globalFlag
 		if err := svc.lost(); err != nil {
 			// podman-remote calls that 126, as if the command could not be
 			// run: it is podprof's own failure.
-			return podprofFailed(fmt.Errorf("%w; a container it started runs on, and its profile is written when it ends", err))
+			return podprofFailed(fmt.Errorf("%w; a container it started runs on, and its profile is written to %s when it ends", err, report.Printable(l.output)))
 		}
 	}
 	return runErr
@@ -285,16 +294,16 @@ func runWithService(cmd *cobra.Command, args []string, podman string, globalFlag
 
 // runWithLocalPodman runs the installed podman's own run, with the hook's
 // annotations added; its exit code is podprof's.
-func runWithLocalPodman(cmd *cobra.Command, podman string, globalFlags, runArgs, annotations []string) error {
+func runWithLocalPodman(cmd *cobra.Command, runArgs []string, l runSetup) error {
 	fds, err := preservedFiles(cmd)
 	if err != nil {
 		return err
 	}
 	var args []string
-	for _, annotation := range annotations {
+	for _, annotation := range l.annotations {
 		args = append(args, "--annotation", annotation)
 	}
-	code, err := runLocalPodman(podman, globalFlags, append(args, runArgs...), fds)
+	code, err := runLocalPodman(l.podman, l.globalFlags, append(args, runArgs...), fds)
 	if err != nil {
 		return err
 	}
