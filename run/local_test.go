@@ -51,3 +51,25 @@ func TestInherited(t *testing.T) {
 		t.Error("a closed descriptor counts as inherited")
 	}
 }
+
+func TestHasUnknownFlag(t *testing.T) {
+	flags := podmanRunCommand().Flags()
+	for _, tc := range []struct {
+		args    []string
+		unknown bool
+	}{
+		{[]string{"--rm", "-it", "img", "sh", "--bogus"}, false}, // the container's
+		{[]string{"--runtime", "runc", "img"}, true},
+		{[]string{"--rm", "--runtime=runc", "img"}, true},
+		{[]string{"--name", "--runtime", "img"}, false}, // --name's value
+		{[]string{"-e", "--runtime", "img"}, false},     // -e's value
+		{[]string{"-eX=1", "--runtime", "img"}, true},
+		{[]string{"-it", "--runtime", "img"}, true},
+		{[]string{"--", "--runtime"}, false},
+		{[]string{"--net", "host", "--hooks-dir", "/d", "img"}, true}, // --net: an alias of run's
+	} {
+		if got := hasUnknownFlag(flags, tc.args); got != tc.unknown {
+			t.Errorf("%q: unknown flag %v, want %v", tc.args, got, tc.unknown)
+		}
+	}
+}

@@ -111,10 +111,7 @@ func podmanGlobalFlags() (map[string]bool, error) {
 // hold a flag that run does not know.
 func acceptGlobalFlags(flags *pflag.FlagSet, args []string) func() []string {
 	none := func() []string { return nil }
-	if !slices.ContainsFunc(args, func(arg string) bool {
-		name, _, _ := strings.Cut(strings.TrimPrefix(arg, "--"), "=")
-		return strings.HasPrefix(arg, "--") && name != "" && flags.Lookup(name) == nil
-	}) {
+	if !hasUnknownFlag(flags, args) {
 		return none
 	}
 	global, err := podmanGlobalFlags()
@@ -151,4 +148,40 @@ func acceptGlobalFlags(flags *pflag.FlagSet, args []string) func() []string {
 		}
 		return set
 	}
+}
+
+// hasUnknownFlag says whether a long flag that flags does not define comes
+// before the first positional argument of args, read as pflag reads them.
+func hasUnknownFlag(flags *pflag.FlagSet, args []string) bool {
+	takesValue := func(f *pflag.Flag) bool { return f.NoOptDefVal == "" }
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		switch {
+		case arg == "--" || arg == "-" || !strings.HasPrefix(arg, "-"):
+			return false // the image: what follows is the container's
+		case strings.HasPrefix(arg, "--"):
+			name, _, hasValue := strings.Cut(arg[2:], "=")
+			f := flags.Lookup(name)
+			if f == nil {
+				return true
+			}
+			if takesValue(f) && !hasValue {
+				i++
+			}
+		default: // -it, -v X, -vX, -e=X
+			for j := 1; j < len(arg); j++ {
+				f := flags.ShorthandLookup(arg[j : j+1])
+				if f == nil {
+					return false // pflag says which
+				}
+				if takesValue(f) {
+					if j == len(arg)-1 {
+						i++
+					}
+					break
+				}
+			}
+		}
+	}
+	return false
 }
