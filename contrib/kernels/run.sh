@@ -12,6 +12,14 @@
 #
 #   PASS kernel=6.1.0-56-amd64 mode=lsm e2e (15.7s)
 #
+# With --bench it runs neither: each boot runs the bpf package's
+# BenchmarkOpenClose in every mode, in rounds, and prints per kernel what a
+# traced container's dedup hit and an untraced host process pay per
+# open()+close() in each mode, and those costs relative to tracepoint mode's:
+#
+#   PASS kernel=6.1.0-56-amd64 mode=lsm bench (5/5 rounds, 6.7s)
+#   (then the kernel's table; times are the guest's clock's)
+#
 # Exit status is non-zero if any line is FAIL. See README.md beside this file.
 #
 # Environment (all optional):
@@ -31,7 +39,11 @@
 #   PODPROF_QEMU_TIMEOUT  wall-clock limit per kernel boot, seconds (default 600)
 #   PODPROF_QEMU_CPU      qemu -cpu model (default max)
 #   PODPROF_QEMU_MEM      guest memory (default 2G)
-#   PODPROF_QEMU_SMP      guest CPUs (default 2)
+#   PODPROF_QEMU_SMP      guest CPUs (default 2; 1 with --bench)
+#   PODPROF_QEMU_ICOUNT   qemu -icount option (default none; shift=0 with --bench:
+#                         the guest's clock then counts its instructions, 1 ns
+#                         each, whatever the host's load; it does not boot with
+#                         2 CPUs)
 #   PODPROF_QEMU_ACCEL    qemu accelerator (default tcg,thread=single: qemu 7.2's
 #                         multi-threaded TCG sometimes runs an int3 the kernel
 #                         has already patched away; see README.md)
@@ -52,6 +64,10 @@
 #                         repository with the Makefile's tags into the work dir)
 #   PODPROF_E2E_PODMAN    the podman 4 binary copied into the guest, with runc
 #                         and conmon from PATH (default: podman on PATH)
+# With --bench (PODPROF_MODES are the modes benchmarked):
+#   PODPROF_BENCH_ROUNDS  rounds, each runs every mode once (default 5)
+#   PODPROF_BENCH_PAIRS   open()+close() pairs per sub-benchmark (default 10000)
+#   PODPROF_BENCH_JSON    also write every kernel's summary and runs to this file
 
 set -euo pipefail
 
@@ -68,6 +84,7 @@ QEMU_TIMEOUT=${PODPROF_QEMU_TIMEOUT:-600}
 QEMU_CPU=${PODPROF_QEMU_CPU:-max}
 QEMU_MEM=${PODPROF_QEMU_MEM:-2G}
 QEMU_SMP=${PODPROF_QEMU_SMP:-2}
+QEMU_ICOUNT=${PODPROF_QEMU_ICOUNT:-}
 QEMU_ACCEL=${PODPROF_QEMU_ACCEL:-tcg,thread=single}
 GUEST_LSM=${PODPROF_LSM-lockdown,capability,landlock,bpf}
 MODULES=${PODPROF_MODULES:-overlay}
@@ -76,11 +93,30 @@ E2E=${PODPROF_E2E:-1}
 E2E_MODES=$(echo "${PODPROF_E2E_MODES:-$MODES}" | tr ',' ' ' | xargs)
 E2E_IMAGE=localhost/podprof-e2e/busybox-dash:latest
 [[ -n $E2E_MODES ]] || E2E=0
+BENCH_ROUNDS=${PODPROF_BENCH_ROUNDS:-5}
+BENCH_PAIRS=${PODPROF_BENCH_PAIRS:-10000}
+BENCH=0
+KIND= # what the PASS/FAIL lines say after mode=M: "", or " bench"
 
 log() { echo "# $*" >&2; }
 die() { echo "run.sh: $*" >&2; exit 2; }
 
 case "$TEST_RUN$TEST_TIMEOUT" in *[[:space:]]*) die "PODPROF_TEST_RUN/PODPROF_TEST_TIMEOUT must not contain spaces (they go on the kernel command line)";; esac
+
+case "$*" in
+"") ;;
+--bench)
+	BENCH=1 KIND=" bench"
+	E2E=0 # the small initrd: no podman in a benchmark boot
+	# TCG's speed follows the host's load: within one boot here the same
+	# figure varied by 2x. With -icount the guest's clock counts
+	# instructions, and the rounds agree to 0.1%. With 2 CPUs and -icount
+	# the guest hangs bringing up the second one.
+	QEMU_ICOUNT=${PODPROF_QEMU_ICOUNT-shift=0} QEMU_SMP=${PODPROF_QEMU_SMP:-1}
+	[[ $BENCH_ROUNDS =~ ^[1-9][0-9]*$ && $BENCH_PAIRS =~ ^[1-9][0-9]*$ ]] || die "PODPROF_BENCH_ROUNDS and PODPROF_BENCH_PAIRS must be positive numbers"
+	;;
+*) die "usage: run.sh [--bench]" ;;
+esac
 
 # ---------------------------------------------------------------- host tools
 
@@ -92,8 +128,10 @@ ensure_tools() {
 	command -v gzip >/dev/null || missing+=(gzip)
 	command -v xz >/dev/null || missing+=(xz-utils)
 	command -v timeout >/dev/null || missing+=(coreutils)
-	if [[ $E2E == 1 ]]; then
+	if [[ $E2E == 1 || $BENCH == 1 ]]; then
 		command -v jq >/dev/null || missing+=(jq)
+	fi
+	if [[ $E2E == 1 ]]; then
 		command -v ldd >/dev/null || missing+=(libc-bin)
 	fi
 	if ((${#missing[@]})); then
@@ -501,13 +539,23 @@ e2e_archive() {
 
 # ---------------------------------------------------------------- boot & parse
 
+# guest_params: the podprof.* kernel parameters that /init reads
+guest_params() {
+	if [[ $BENCH == 1 ]]; then
+		echo "podprof.bench=${MODES// /,} podprof.rounds=$BENCH_ROUNDS podprof.benchtime=${BENCH_PAIRS}x podprof.timeout=$TEST_TIMEOUT"
+	else
+		echo "podprof.modes=${MODES// /,} podprof.timeout=$TEST_TIMEOUT podprof.run=$TEST_RUN${E2E_READY:+ podprof.e2e=${E2E_MODES// /,}}"
+	fi
+}
+
 boot_kernel() { # boot_kernel KVER -> $WORK/KVER/console.log, qemu.rc, wall
 	local kver=$1 d=$WORK/$1
-	local append="console=ttyS0${GUEST_LSM:+ lsm=$GUEST_LSM} panic=-1 quiet loglevel=4 podprof.modes=${MODES// /,} podprof.timeout=$TEST_TIMEOUT podprof.run=$TEST_RUN${E2E_READY:+ podprof.e2e=${E2E_MODES// /,}}"
+	local append
+	append="console=ttyS0${GUEST_LSM:+ lsm=$GUEST_LSM} panic=-1 quiet loglevel=4 $(guest_params)"
 	local t0 t1 rc=0
 	t0=$(date +%s.%N)
 	timeout -k 10 "$QEMU_TIMEOUT" qemu-system-x86_64 \
-		-accel "$QEMU_ACCEL" -cpu "$QEMU_CPU" -m "$QEMU_MEM" -smp "$QEMU_SMP" \
+		-accel "$QEMU_ACCEL" ${QEMU_ICOUNT:+-icount "$QEMU_ICOUNT"} -cpu "$QEMU_CPU" -m "$QEMU_MEM" -smp "$QEMU_SMP" \
 		-nographic -no-reboot -no-user-config -nic none \
 		-serial mon:stdio -serial "file:$d/data.log" \
 		-kernel "$CACHE/$kver/vmlinuz" -initrd "$d/initrd.gz" \
@@ -542,7 +590,7 @@ fail_modes() { # fail_modes KERNEL REASON: a FAIL line for each mode (and e2e)
 	local mode
 	for mode in $MODES; do
 		NFAIL=$((NFAIL + 1))
-		echo "FAIL kernel=$1 mode=$mode (0s) $2"
+		echo "FAIL kernel=$1 mode=$mode$KIND (0s) $2"
 	done
 	[[ $E2E == 1 ]] && fail_e2e "$1" "$2"
 	return 0
@@ -554,17 +602,34 @@ fail_e2e() { # fail_e2e KERNEL REASON: an e2e FAIL line for each mode
 		echo "FAIL kernel=$1 mode=$mode e2e (0s) $2"
 	done
 }
-report_kernel() { # report_kernel KVER: prints the PASS/FAIL lines
+log_boot() { # log_boot KVER: the boot's facts, as a # line (and its console, verbose)
 	local kver=$1 d=$WORK/$1 c=$WORK/$1/console.txt
-	local qrc wall
-	qrc=$(cat "$d/qemu.rc") wall=$(cat "$d/wall")
 	[[ ${PODPROF_VERBOSE:-0} == 1 ]] && sed 's/^/    | /' "$c"
 	local init lsm btf mods
 	init=$(grep -m1 '^PODPROF-INIT ' "$c" || true)
 	lsm=$(sed -n 's/^PODPROF-LSM //p' "$c" | head -n 1)
 	btf=$(sed -n 's/^PODPROF-BTF //p' "$c" | head -n 1)
 	mods=$(sed -n 's/^PODPROF-MODULE name=\([^ ]*\) status=\([^ ]*\).*/\1:\2/p' "$c" | tr '\n' ' ')
-	log "kernel=$kver pkg=$(cat "$CACHE/$kver/package")=$(cat "$CACHE/$kver/version") boot=${init:+$(field uptime "$init")s} qemu-wall=${wall}s qemu-rc=$qrc lsm=${lsm:-?} btf=[${btf:-?}] modules=[${mods% }] log=$d/console.log"
+	log "kernel=$kver pkg=$(cat "$CACHE/$kver/package")=$(cat "$CACHE/$kver/version") boot=${init:+$(field uptime "$init")s} qemu-wall=$(cat "$d/wall")s qemu-rc=$(cat "$d/qemu.rc") lsm=${lsm:-?} btf=[${btf:-?}] modules=[${mods% }] log=$d/console.log"
+}
+
+# no_result KVER WHAT: why the guest printed no result line for WHAT
+no_result() {
+	local c=$WORK/$1/console.txt qrc
+	qrc=$(cat "$WORK/$1/qemu.rc")
+	if [[ $qrc == 124 || $qrc == 137 ]]; then
+		echo "qemu timed out after ${QEMU_TIMEOUT}s"
+	elif grep -q 'Kernel panic' "$c"; then
+		echo "kernel panic: $(grep -m1 'Kernel panic' "$c" | sed 's/^\[[^]]*\] *//')"
+	elif ! grep -q '^PODPROF-INIT ' "$c"; then
+		echo "guest never reached /init (qemu exit $qrc)"
+	else
+		echo "no $2 (qemu exit $qrc)"
+	fi
+}
+
+report_kernel() { # report_kernel KVER: prints the PASS/FAIL lines
+	local kver=$1 c=$WORK/$1/console.txt
 	local mode line status secs reason
 	for mode in $MODES; do
 		line=$(grep -m1 "^PODPROF-RESULT mode=$mode " "$c" || true)
@@ -572,15 +637,7 @@ report_kernel() { # report_kernel KVER: prints the PASS/FAIL lines
 			status=$(field status "$line") secs=$(field secs "$line") reason=$(field reason "$line")
 		else
 			status=FAIL secs='?'
-			if [[ $qrc == 124 || $qrc == 137 ]]; then
-				reason="qemu timed out after ${QEMU_TIMEOUT}s"
-			elif grep -q 'Kernel panic' "$c"; then
-				reason="kernel panic: $(grep -m1 'Kernel panic' "$c" | sed 's/^\[[^]]*\] *//')"
-			elif [[ -z $init ]]; then
-				reason="guest never reached /init (qemu exit $qrc)"
-			else
-				reason="no result for this mode (qemu exit $qrc)"
-			fi
+			reason=$(no_result "$kver" "result for this mode")
 		fi
 		if [[ $status == PASS ]]; then
 			NPASS=$((NPASS + 1))
@@ -588,17 +645,96 @@ report_kernel() { # report_kernel KVER: prints the PASS/FAIL lines
 		else
 			NFAIL=$((NFAIL + 1))
 			echo "FAIL kernel=$kver mode=$mode (${secs}s) $reason"
-			# this mode's test output, else the console tail
-			local out
-			out=$(sed -n "/^PODPROF-BEGIN mode=$mode\$/,/^PODPROF-END mode=$mode\$/p" "$c" | sed '1d;$d')
-			[[ -n $out ]] || out=$(tail -n 40 "$c")
-			tail -n 60 <<<"$out" | sed 's/^/    | /'
-			if grep -q '^PODPROF-DMESG-BEGIN' "$c"; then
-				echo "    | --- guest dmesg (tail) ---"
-				sed -n '/^PODPROF-DMESG-BEGIN/,/^PODPROF-DMESG-END/p' "$c" | sed '1d;$d' | tail -n 25 | sed 's/^/    | /' | grep . || echo "    | (none logged while the tests ran)"
-			fi
+			show_section "$kver" "PODPROF-BEGIN mode=$mode" "PODPROF-END mode=$mode"
+			show_dmesg "$kver"
 		fi
 	done
+}
+
+# show_section KVER BEGIN END: the console between the lines BEGIN and END,
+# else its tail, indented (a FAIL's details)
+show_section() {
+	local out
+	out=$(sed -n "/^$2\$/,/^$3\$/p" "$WORK/$1/console.txt" | sed '1d;$d')
+	if [[ -n $out ]]; then
+		tail -n 60 <<<"$out" | sed 's/^/    | /'
+	else
+		show_tail "$1"
+	fi
+}
+show_tail() { tail -n 40 "$WORK/$1/console.txt" | sed 's/^/    | /'; } # show_tail KVER
+
+show_dmesg() { # show_dmesg KVER: the kernel messages /init printed after a failure
+	local c=$WORK/$1/console.txt
+	if grep -q '^PODPROF-DMESG-BEGIN' "$c"; then
+		echo "    | --- guest dmesg (tail) ---"
+		sed -n '/^PODPROF-DMESG-BEGIN/,/^PODPROF-DMESG-END/p' "$c" | sed '1d;$d' | tail -n 25 | sed 's/^/    | /' | grep . || echo "    | (none logged while the tests ran)"
+	fi
+}
+
+# report_bench KVER: a PASS/FAIL line per mode (a mode passes when every
+# round of it did), a FAIL followed by its failed runs' output, then the
+# kernel's table; the summary (bench.jq) goes to $WORK/KVER/bench.json
+report_bench() {
+	local kver=$1 c=$WORK/$1/console.txt j=$WORK/$1/bench.json
+	jq -R -n -f "$HERE/bench.jq" --arg kernel "$kver" --arg modes "$MODES" \
+		--arg package "$(cat "$CACHE/$kver/package")=$(cat "$CACHE/$kver/version")" \
+		--argjson rounds "$BENCH_ROUNDS" --argjson pairs "$BENCH_PAIRS" --arg icount "$QEMU_ICOUNT" \
+		--argjson qemu_wall_s "$(cat "$WORK/$kver/wall")" <"$c" >"$j"
+	log "kernel=$kver bench: $(jq -r '.bench_s // "?"' "$j")s in the guest for $BENCH_ROUNDS rounds of $MODES, $BENCH_PAIRS pairs each"
+	local mode runs passed secs round reasons
+	for mode in $MODES; do
+		read -r runs passed secs < <(jq -r --arg m "$mode" '.modes[] | select(.mode == $m) | "\(.runs) \(.passed) \(.secs)"' "$j")
+		if ((passed == BENCH_ROUNDS)); then
+			NPASS=$((NPASS + 1))
+			echo "PASS kernel=$kver mode=$mode bench ($passed/$BENCH_ROUNDS rounds, ${secs}s)"
+			continue
+		fi
+		NFAIL=$((NFAIL + 1))
+		mapfile -t reasons < <(jq -r --arg m "$mode" '.runs[] | select(.mode == $m and .status != "PASS") | "round \(.round): \(.reason)"' "$j")
+		((runs == BENCH_ROUNDS)) || reasons+=("rounds $((runs + 1))-$BENCH_ROUNDS: $(no_result "$kver" "result")")
+		echo "FAIL kernel=$kver mode=$mode bench ($passed/$BENCH_ROUNDS rounds, ${secs}s) $(printf '%s; ' "${reasons[@]}" | sed 's/; $//')"
+		# each failed run's output; the console's tail if a run never ended
+		for round in $(jq -r --arg m "$mode" '.runs[] | select(.mode == $m and .status != "PASS") | .round' "$j"); do
+			show_section "$kver" "PODPROF-BENCH-BEGIN round=$round mode=$mode" "PODPROF-BENCH-END round=$round mode=$mode"
+		done
+		((runs == BENCH_ROUNDS)) || show_tail "$kver"
+		show_dmesg "$kver"
+	done
+	bench_table "$j"
+}
+
+# write_bench_json FILE KVER...: the kernels' summaries, and how they were made
+write_bench_json() {
+	local out=$1 kver files=()
+	shift
+	for kver in "$@"; do
+		[[ -s $WORK/$kver/bench.json ]] && files+=("$WORK/$kver/bench.json")
+	done
+	jq -n --arg accel "$QEMU_ACCEL" --arg icount "$QEMU_ICOUNT" --arg cpu "$QEMU_CPU" --arg mem "$QEMU_MEM" --argjson smp "$QEMU_SMP" \
+		--argjson rounds "$BENCH_ROUNDS" --argjson pairs "$BENCH_PAIRS" --argjson failed "$NFAIL" --argjson secs "$SECONDS" \
+		'{qemu: {accel: $accel, icount: $icount, cpu: $cpu, mem: $mem, smp: $smp}, rounds: $rounds, pairs: $pairs,
+		  failed: $failed, duration_s: $secs, kernels: [inputs]}' ${files[@]+"${files[@]}"} >"$out"
+}
+
+# bench_table JSON: one kernel's table, from its bench.jq summary
+bench_table() {
+	jq -r '"\nopen()+close() on \(.kernel), CPU ns per pair: medians [min..max] of \(.rounds) rounds x \(.pairs) pairs",
+		if .icount == "shift=0" then "(qemu -icount shift=0: the guest clock counts instructions, 1 ns each; only the ratios carry over to hardware)"
+		else "(qemu \(if .icount == "" then "TCG" else "-icount " + .icount end): only the ratios carry over to hardware)" end' "$1"
+	jq -r '.modes[] | [.mode, .container_untraced_ns, .container_added_ns.median, .container_added_ns.min, .container_added_ns.max,
+		.container_vs_tracepoint, .host_no_tracer_ns, .host_added_ns.median, .host_added_ns.min, .host_added_ns.max,
+		.host_vs_tracepoint, .passed] | @tsv' "$1" | awk -F '\t' '
+		function n(v) { return v == "" ? "-" : sprintf("%.0f", v) }
+		function d(v, lo, hi) { return v == "" ? "-" : sprintf("%+.0f [%+.0f..%+.0f]", v, lo, hi) }
+		function x(v) { return v == "" ? "-" : sprintf("%.2fx", v) }
+		BEGIN {
+			fmt = "%-10s  %9s  %-22s  %13s  |  %9s  %-22s  %13s  %6s\n"
+			printf "%-10s  %-48s  |  %s\n", "", "in a traced container (dedup hits)", "in a host process (tracer loaded)"
+			printf fmt, "mode", "untraced", "traced - untraced", "vs tracepoint", "no tracer", "loaded - no tracer", "vs tracepoint", "rounds"
+		}
+		{ printf fmt, $1, n($2), d($3, $4, $5), x($6), n($7), d($8, $9, $10), x($11), $12 "/" rounds }' rounds="$(jq .rounds "$1")"
+	echo
 }
 
 # show_file TITLE FILE [MAXLINES]: indented, for a FAIL's details
@@ -625,9 +761,8 @@ e2e_check() {
 }
 
 report_e2e() { # report_e2e KVER: the e2e PASS/FAIL lines
-	local kver=$1 d=$WORK/$1 c=$WORK/$1/console.txt e=$WORK/$1/e2e
-	local qrc setup line mode secs reasons r
-	qrc=$(cat "$d/qemu.rc")
+	local kver=$1 c=$WORK/$1/console.txt e=$WORK/$1/e2e
+	local setup line mode secs reasons r
 	setup=$(grep -m1 '^PODPROF-E2E-SETUP ' "$c" || true)
 	[[ -n $setup ]] && log "kernel=$kver e2e: podman import $(field import_secs "$setup")s (rc $(field import_rc "$setup")), guest e2e total $(sed -n 's/^PODPROF-E2E-DONE secs=//p' "$c" | head -n 1)s"
 	for mode in $E2E_MODES; do
@@ -635,13 +770,7 @@ report_e2e() { # report_e2e KVER: the e2e PASS/FAIL lines
 		reasons=()
 		secs='?'
 		if [[ -z $line ]]; then
-			if [[ $qrc == 124 || $qrc == 137 ]]; then
-				reasons+=("qemu timed out after ${QEMU_TIMEOUT}s")
-			elif grep -q 'Kernel panic' "$c"; then
-				reasons+=("kernel panic: $(grep -m1 'Kernel panic' "$c" | sed 's/^\[[^]]*\] *//')")
-			else
-				reasons+=("no e2e result for this mode (qemu exit $qrc)")
-			fi
+			reasons+=("$(no_result "$kver" "e2e result for this mode")")
 		elif [[ -n $(field reason "$line") ]]; then
 			secs=$(field secs "$line")
 			reasons+=("$(field reason "$line")")
@@ -775,15 +904,22 @@ main() {
 
 	# 3. initramfs, 4. boot, one kernel at a time (TCG wants both host cores)
 	((${#kvers[@]} == 0)) || build_common_initrd
-	local kver
+	local kver what
 	for kver in ${kvers[@]+"${kvers[@]}"}; do
 		mkdir -p "$WORK/$kver"
 		if ! build_initrd "$kver"; then
 			fail_modes "$kver" "cannot build the initramfs"
 			continue
 		fi
-		log "booting $kver ($MODES${E2E_READY:+; e2e $E2E_MODES}) initrd $(($(stat -c %s "$WORK/$kver/initrd.gz") / 1048576)) MB"
+		what="$MODES${E2E_READY:+; e2e $E2E_MODES}"
+		[[ $BENCH == 0 ]] || what="bench $MODES: $BENCH_ROUNDS rounds x $BENCH_PAIRS pairs"
+		log "booting $kver ($what) initrd $(($(stat -c %s "$WORK/$kver/initrd.gz") / 1048576)) MB"
 		boot_kernel "$kver"
+		log_boot "$kver"
+		if [[ $BENCH == 1 ]]; then
+			report_bench "$kver"
+			continue
+		fi
 		report_kernel "$kver"
 		if [[ -n $E2E_READY ]]; then
 			report_e2e "$kver"
@@ -793,6 +929,10 @@ main() {
 	done
 
 	echo "$NPASS passed, $NFAIL failed"
+	if [[ $BENCH == 1 && -n ${PODPROF_BENCH_JSON:-} ]]; then
+		write_bench_json "$PODPROF_BENCH_JSON" ${kvers[@]+"${kvers[@]}"}
+	fi
+	log "run.sh took $SECONDS s"
 	if ((NFAIL == 0)) && [[ ${PODPROF_KEEP:-0} != 1 && -z ${PODPROF_WORK:-} ]]; then
 		rm -rf "$WORK"
 	else
