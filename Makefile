@@ -10,10 +10,13 @@
 #   test-kernels     contrib/kernels/run.sh (kernel matrix under qemu: bpf tests
 #                    and real podman containers traced by ./podprof)
 #   fuzz             build + each fuzz target for FUZZTIME (default 20s)
-#   bench            setup + build + bench/ (issue 7): full benchmarks, ~7 min;
-#                    writes bench/results.json and BENCHMARKS.md
-#   bench-quick      the same measurements with small counts (<2 min), writes
+#   bench            setup + build + bench/ (issue 7): full benchmarks, ~10 min
+#                    (bench-kernels included); writes bench/results.json and BENCHMARKS.md
+#   bench-quick      the same measurements with small counts (~2 min), writes
 #                    nothing; fails only if a measurement can't be made (CI)
+#   bench-kernels    contrib/kernels/run.sh --bench: what each tracer mode adds to
+#                    an open()+close(), on Debian's kernels under qemu -icount (~3 min);
+#                    prints a table per kernel, writes nothing
 #   test-podman-system  podman's system tests (bats) with podman, then with ./podprof;
 #                    fails on tests that pass with podman only (contrib/podman-system-tests/)
 #   install          binary to $(DESTDIR)$(PREFIX)/bin, OCI hook to $(DESTDIR)$(HOOKSDIR)
@@ -77,13 +80,17 @@ fuzz: build
 	$(GO) test -tags "$(GO_TAGS)" -run '^$$' -fuzz '^FuzzBuildImage$$' -fuzztime $(FUZZTIME) ./report
 	PODPROF_TEST_BIN=$(CURDIR)/podprof $(GO) test -tags "$(GO_TAGS)" -run '^$$' -fuzz '^FuzzDecodeSegmentLine$$' -fuzztime $(FUZZTIME) ./run
 
-.PHONY: bench bench-quick
+.PHONY: bench bench-quick bench-kernels
 
 bench: setup build
 	$(GO) run -tags "$(GO_TAGS)" ./bench -go "$(GO)" -podprof ./podprof -results bench/results.json -markdown BENCHMARKS.md
 
 bench-quick: setup build
 	$(GO) run -tags "$(GO_TAGS)" ./bench -go "$(GO)" -podprof ./podprof -quick
+
+# run.sh builds the bpf test binary with the go on PATH
+bench-kernels: setup
+	PATH="$(dir $(GO)):$$PATH" bash contrib/kernels/run.sh --bench
 
 .PHONY: test-podman-system
 

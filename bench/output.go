@@ -185,6 +185,15 @@ func (b *bench) printTable(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
+	if k := r.Kernels; k != nil {
+		fmt.Fprintf(w, "\ntracer modes on other kernels, %s:\n", strings.ReplaceAll(k.what(), "`", ""))
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, strings.Join(kernelsHeader, "\t"))
+		for _, row := range k.rows() {
+			fmt.Fprintln(tw, strings.Join(row, "\t"))
+		}
+		tw.Flush()
+	}
 	for _, n := range r.Notes {
 		fmt.Fprintln(w, "note:", n)
 	}
@@ -329,6 +338,14 @@ func (b *bench) markdown() string {
 		}
 		sb.WriteString(mdRow([]string{"**total**", fmtStat(rep.Total, msec)}))
 		sb.WriteString(mdRow([]string{"`podman image save` piped to a tar header reader", fmt.Sprintf("%s (%d layer entries, %s)", fmtStat(rep.Save, msec), rep.SaveEntries, humanBytes(rep.SaveBytes))}))
+	}
+	if k := r.Kernels; k != nil {
+		p("\n**Tracer modes on Debian's kernels**, %s:\n\n", k.what())
+		sb.WriteString(mdRow(slicesClone(kernelsHeader)))
+		sb.WriteString(strings.Repeat("| --- ", len(kernelsHeader)) + "|\n")
+		for _, row := range k.rows() {
+			sb.WriteString(mdRow(row))
+		}
 	}
 	if len(r.Notes) > 0 {
 		p("\nNotes:\n\n")

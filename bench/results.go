@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"os"
 	"runtime"
@@ -28,6 +29,7 @@ type Results struct {
 	// perf: inclusive shares of the workload's samples, percent.
 	BurstProfile map[string]float64 `json:"burst_perf_shares,omitempty"`
 	Reports      []*ReportResult    `json:"reports,omitempty"`
+	Kernels      *KernelsResult     `json:"kernels,omitempty"`
 	Goals        []Goal             `json:"goals"`
 	Notes        []string           `json:"notes,omitempty"`
 	// DisturbedSamples counts samples taken while another podprof tracer
@@ -172,6 +174,63 @@ type ReportResult struct {
 	SaveEntries  int         `json:"save_entries"`
 	SaveBytes    int64       `json:"save_bytes"`
 	Goal         float64     `json:"goal_s"`
+}
+
+// KernelsResult is what contrib/kernels/run.sh --bench wrote (its JSON, as
+// is), and when.
+type KernelsResult struct {
+	Date      string        `json:"date"`
+	Qemu      KernelsQemu   `json:"qemu"`
+	Rounds    int           `json:"rounds"`
+	Pairs     int           `json:"pairs"`
+	Failed    int           `json:"failed"`
+	DurationS float64       `json:"duration_s"`
+	Kernels   []KernelBench `json:"kernels"`
+}
+
+type KernelsQemu struct {
+	Accel  string `json:"accel"`
+	Icount string `json:"icount"`
+	CPU    string `json:"cpu"`
+	Mem    string `json:"mem"`
+	SMP    int    `json:"smp"`
+}
+
+type KernelBench struct {
+	Kernel    string       `json:"kernel"`
+	Package   string       `json:"package"`
+	Icount    string       `json:"icount"`
+	QemuWallS float64      `json:"qemu_wall_s"`
+	BenchS    *float64     `json:"bench_s"` // all rounds, the guest's clock
+	Modes     []KernelMode `json:"modes"`
+	// Runs are /init's PODPROF-BENCH lines, one per round and mode.
+	Runs []json.RawMessage `json:"runs"`
+}
+
+// KernelMode sums up one mode's rounds on one kernel (contrib/kernels/bench.jq):
+// medians over the rounds that passed, in the guest's CPU ns per pair; nil
+// where no round passed or no ratio can be taken.
+type KernelMode struct {
+	Mode                  string   `json:"mode"`
+	Runs                  int      `json:"runs"`
+	Passed                int      `json:"passed"`
+	Secs                  float64  `json:"secs"`
+	ContainerUntracedNS   *float64 `json:"container_untraced_ns"`
+	ContainerTracedNS     *float64 `json:"container_traced_ns"`
+	HostNoTracerNS        *float64 `json:"host_no_tracer_ns"`
+	HostTracerLoadedNS    *float64 `json:"host_tracer_loaded_ns"`
+	ContainerAddedNS      Spread   `json:"container_added_ns"`
+	HostAddedNS           Spread   `json:"host_added_ns"`
+	ContainerVsTracepoint *float64 `json:"container_vs_tracepoint"`
+	HostVsTracepoint      *float64 `json:"host_vs_tracepoint"`
+}
+
+// Spread is a difference taken in each round (traced - untraced).
+type Spread struct {
+	Median  *float64  `json:"median"`
+	Min     *float64  `json:"min"`
+	Max     *float64  `json:"max"`
+	Samples []float64 `json:"samples"`
 }
 
 type Goal struct {
