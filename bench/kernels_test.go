@@ -53,7 +53,7 @@ func TestMergeKeepsOtherPhases(t *testing.T) {
 	if got.Date != "earlier" || got.Opens == nil || got.Opens.Pairs != 7 || got.Kernels != &k || got.Goals != nil {
 		t.Errorf("merged: date %q, opens %v, kernels %p (want %p), goals %v", got.Date, got.Opens, got.Kernels, &k, got.Goals)
 	}
-	if len(got.Notes) != 1 || !strings.Contains(got.Notes[0], "kernels: measured again by a run of now") {
+	if len(got.Notes) != 1 || !strings.Contains(got.Notes[0], "kernels: measured by a later run, of now") {
 		t.Errorf("notes: %q", got.Notes)
 	}
 }

@@ -183,7 +183,7 @@ func (b *bench) run(ctx context.Context) error {
 			return err
 		}
 	}
-	// -only measures some phases again: the rest, and what the run that
+	// -only measures some phases: the rest, and what the run that
 	// measured them was (date, machine, load), stay as they were
 	var prev *Results
 	if b.cfg.only != "" && b.cfg.results != "" {
@@ -283,7 +283,7 @@ func (b *bench) mergeInto(prev Results) Results {
 			prev.Kernels = now.Kernels
 		}
 	}
-	prev.Notes = append(prev.Notes, fmt.Sprintf("%s: measured again by a run of %s (%.0f s, load %s -> %s); the rest is the run above", b.cfg.only, now.Date, now.DurationS, now.LoadBefore, now.LoadAfter))
+	prev.Notes = append(prev.Notes, fmt.Sprintf("%s: measured by a later run, of %s (%.0f s, load %s -> %s); the rest by the run above", b.cfg.only, now.Date, now.DurationS, now.LoadBefore, now.LoadAfter))
 	prev.Notes = append(prev.Notes, now.Notes...)
 	prev.DisturbedSamples += now.DisturbedSamples
 	prev.ForeignRetries += now.ForeignRetries

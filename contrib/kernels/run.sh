@@ -110,8 +110,8 @@ case "$*" in
 	E2E=0 # the small initrd: no podman in a benchmark boot
 	# TCG's speed follows the host's load: within one boot here the same
 	# figure varied by 2x. With -icount the guest's clock counts
-	# instructions, and the rounds agree to 0.1%. With 2 CPUs and -icount
-	# the guest hangs bringing up the second one.
+	# instructions, and a figure varies by 0.2% at most between rounds.
+	# With 2 CPUs and -icount the guest hangs bringing up the second one.
 	QEMU_ICOUNT=${PODPROF_QEMU_ICOUNT-shift=0} QEMU_SMP=${PODPROF_QEMU_SMP:-1}
 	[[ $BENCH_ROUNDS =~ ^[1-9][0-9]*$ && $BENCH_PAIRS =~ ^[1-9][0-9]*$ ]] || die "PODPROF_BENCH_ROUNDS and PODPROF_BENCH_PAIRS must be positive numbers"
 	;;
