@@ -15,12 +15,12 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// podprof's client is podman 5's. Against a podman 4 service it must still
-// do what podman 4's own `podman run` does; these are the differences
-// podman's system tests show.
+// podprof's client is podman 5.8's. Against an older service it must
+// still do what that version's own `podman run` does; these are the
+// differences podman's system tests and podprof's own show.
 
-// serviceConnection is the version of the podman service the container engine
-// talks to, and the client's HTTP connection to it.
+// serviceConnection is the version of the podman service the container
+// engine talks to, and the client's HTTP connection to it.
 func serviceConnection(engine any) (*semver.Version, *bindings.Connection, error) {
 	tunnelEngine, ok := engine.(*tunnel.ContainerEngine)
 	if !ok {
@@ -33,25 +33,35 @@ func serviceConnection(engine any) (*semver.Version, *bindings.Connection, error
 	return bindings.ServiceVersion(tunnelEngine.ClientCtx), conn, nil
 }
 
-// actAsPodman4 makes the run behave as podman 4's own; done is called
-// when podman's run has returned.
-func actAsPodman4(cmd *cobra.Command, conn *bindings.Connection, noout bool) (done func(), err error) {
-	// podman 4 refuses to overwrite a --cidfile (5 does): refused before
-	// the container is created, where podman 4 creates then removes it.
+// healthcheckOverrides is the first podman whose service lays a
+// container's --health-* options over the image's healthcheck.
+var healthcheckOverrides = semver.MustParse("5.5.0")
+
+// actAsPodmanOf makes the run behave as the run of the service's podman
+// version; done is called when podman's run has returned.
+func actAsPodmanOf(version *semver.Version, cmd *cobra.Command, conn *bindings.Connection, noout bool) (done func(), err error) {
+	done = func() {}
 	cidfile, _ := cmd.Flags().GetString("cidfile")
-	if cidfile != "" {
-		if _, err := os.Lstat(cidfile); err == nil {
+	detach, _ := cmd.Flags().GetBool("detach")
+	if version.Major < 5 {
+		// podman 4 refuses to overwrite a --cidfile (5 does): refused
+		// before the container is created, where podman 4 creates then
+		// removes it.
+		if _, err := os.Lstat(cidfile); cidfile != "" && err == nil {
 			return nil, fmt.Errorf("container id file exists. Ensure another container is not using it or delete %s", cidfile)
 		}
 	}
-	// podman 4's --noout silences podman's own output, the ID that -d
-	// prints, not the container's.
-	if detach, _ := cmd.Flags().GetBool("detach"); detach && noout {
+	// podman 5's --noout silences stdout, the container's too; podman 4's
+	// only podman's own output, the ID that -d prints.
+	if noout && (version.Major >= 5 || detach) {
 		devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 		if err != nil {
 			return nil, err
 		}
 		os.Stdout = devnull
+	}
+	if version.GE(healthcheckOverrides) {
+		return done, nil
 	}
 	// The client's transport must stay an *http.Transport, which attach
 	// dials through: the requests to rewrite are taken by a handler of
@@ -61,29 +71,33 @@ func actAsPodman4(cmd *cobra.Command, conn *bindings.Connection, noout bool) (do
 	if !ok {
 		return nil, fmt.Errorf("unexpected HTTP transport %T of the podman client", conn.Client.Transport)
 	}
-	requests := &podman4Requests{plain: transport.Clone()}
+	requests := &olderServiceRequests{plain: transport.Clone()}
 	transport.RegisterProtocol("http", requests)
-	return func() {
-		// podman 5 removes the --cidfile with a --rm container; podman 4
-		// leaves it.
-		if rm, _ := cmd.Flags().GetBool("rm"); rm && cidfile != "" && requests.created != "" {
+	if rm, _ := cmd.Flags().GetBool("rm"); version.Major < 5 && rm && cidfile != "" {
+		// podman 5 removes the --cidfile with a --rm container; podman
+		// 4 leaves it.
+		done = func() {
+			if requests.created == "" {
+				return // none was created
+			}
 			if f, err := os.OpenFile(cidfile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644); err == nil {
 				f.WriteString(requests.created)
 				f.Close()
 			}
 		}
-	}, nil
+	}
+	return done, nil
 }
 
-// podman4Requests rewrites the client's requests where podman 5's client
-// and podman 4's service read a field differently, and notes the ID of
-// the container created.
-type podman4Requests struct {
+// olderServiceRequests rewrites the client's requests where podman 5.8's
+// client and an older service read a field differently, and notes the ID
+// of the container created.
+type olderServiceRequests struct {
 	plain   *http.Transport
 	created string
 }
 
-func (t *podman4Requests) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t *olderServiceRequests) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Method != http.MethodPost || !strings.HasSuffix(req.URL.Path, "/libpod/containers/create") || req.Body == nil {
 		return nil, http.ErrSkipAltProtocol
 	}
@@ -115,11 +129,11 @@ func (t *podman4Requests) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // withoutHealthcheckOverride drops a healthconfig that has no test from a
-// container spec. podman 5's client always sends one: the --health-*
-// options given, which a podman 5 service lays over the image's
-// healthcheck. A podman 4 service takes it as the whole healthcheck: the
-// image's would be lost. podman 4's client sent one only with
-// --health-cmd or --no-healthcheck, which both set a test.
+// container spec. podman 5.8's client always sends one: the --health-*
+// options given, which a 5.5 or later service lays over the image's
+// healthcheck. An older service takes it as the whole healthcheck: the
+// image's would be lost. Older clients sent one only with --health-cmd
+// or --no-healthcheck, which both set a test.
 func withoutHealthcheckOverride(spec []byte) []byte {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(spec, &fields); err != nil {

@@ -264,18 +264,11 @@ func runWithService(cmd *cobra.Command, args []string, l runSetup, podmanRun fun
 	if err != nil {
 		return fmt.Errorf("connecting to the private podman service: %w", err)
 	}
-	if version.Major < 5 {
-		done, err := actAsPodman4(cmd, conn, noout)
-		if err != nil {
-			return err
-		}
-		defer done()
-	} else if noout {
-		// podman 5 silences stdout, the container's too.
-		if devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0); err == nil {
-			os.Stdout = devnull
-		}
+	done, err := actAsPodmanOf(version, cmd, conn, noout)
+	if err != nil {
+		return err
 	}
+	defer done()
 	for _, annotation := range l.annotations {
 		if err := cmd.Flags().Set("annotation", annotation); err != nil {
 			return err
