@@ -4,6 +4,7 @@
 #   setup            contrib/setup.sh: packages, mounts, containers.conf, test images
 #   demo             setup + build + profile a command in the demo image
 #   test             setup + build + go test (all packages) + test-podman5 + test-kernels + fuzz
+#                    + test-podman-system
 #   test-go          setup + build + go test of all packages
 #   test-podman5     the run/ end-to-end tests against Podman 5 (Debian trixie chroot,
 #                    contrib/podman5/)
@@ -54,7 +55,7 @@ setup:
 demo: setup build
 	./podprof run --rm --podprof-summary=always $(DEMO_IMAGE) /bin/sh -c 'date; grep -c root /etc/passwd; cat /etc/os-release'
 
-test: test-go test-podman5 test-kernels fuzz
+test: test-go test-podman5 test-kernels fuzz test-podman-system
 
 test-go: setup build
 	$(GO) test -tags "$(GO_TAGS)" $(GO_TEST_FLAGS) ./...
