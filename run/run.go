@@ -120,10 +120,14 @@ func Main(globalFlags, args []string) int {
 		if registry.GetExitCode() == 0 {
 			registry.SetExitCode(define.ExecErrorCodeGeneric)
 		}
-		fmt.Fprintln(os.Stderr, "Error:", err)
+		// A service wraps the runtime's error about a container it could
+		// not create in its attach's words; podman run prints it alone.
+		fmt.Fprintln(os.Stderr, "Error:", attachWording.ReplaceAllString(err.Error(), ""))
 	}
 	return registry.GetExitCode()
 }
+
+var attachWording = regexp.MustCompile(`^preparing container [0-9a-f]{64} for attach: `)
 
 // podmanRunCommand is podman-remote's `run` command, as registered by its
 // package.

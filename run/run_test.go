@@ -192,6 +192,7 @@ func TestRunExitCodes(t *testing.T) {
 	}{
 		{"container's own code", []string{busyboxImage, "sh", "-c", "exit 3"}, 3, false},
 		{"command not found", []string{busyboxImage, "/no/such/command"}, 127, false},
+		{"command not executable", []string{busyboxImage, "/etc/passwd"}, 126, false},
 		{"unknown image", []string{"localhost/podprof-no-such-image:latest", "true"}, 125, false},
 		{"bad podman flag", []string{"--no-such-flag", busyboxImage, "true"}, 125, false},
 		{"bad podprof option", []string{"--podprof-summary=sometimes", busyboxImage, "true"}, 125, true},
@@ -213,8 +214,13 @@ func TestRunExitCodes(t *testing.T) {
 			if want.code != r.code {
 				t.Errorf("podman exits %d, podprof %d", want.code, r.code)
 			}
+			// podman's errors byte for byte; of a failed pull, the last
+			// line: the service logs the retries it makes.
 			if r.code == 125 && lastLine(r.stderr) != lastLine(want.stderr) {
 				t.Errorf("podprof's error %q differs from podman's %q", lastLine(r.stderr), lastLine(want.stderr))
+			}
+			if (r.code == 126 || r.code == 127) && r.stderr != want.stderr {
+				t.Errorf("podprof's error %q differs from podman's %q", r.stderr, want.stderr)
 			}
 		})
 	}
