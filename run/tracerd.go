@@ -178,17 +178,34 @@ func spawnTracer(mode string, timeout time.Duration) error {
 	}
 }
 
-// lockWithin takes the tracer's lock, waiting a while: a tracer that holds
-// it may be on its way out, its socket already closed.
-func lockWithin(lock *os.File, wait time.Duration) bool {
+// takeTracerLock makes this process the tracer: it returns the lock, held,
+// or nil once another tracer serves. The lock's holder is a tracer that
+// serves, starts (its socket not yet there: it soon will, so a client
+// that raced it need not wait for the lock) or exits (its socket gone:
+// the lock is soon free, though its file may be removed and a new one
+// made meanwhile, which is then the one to hold).
+func takeTracerLock(wait time.Duration) (*os.File, error) {
 	deadline := time.Now().Add(wait)
-	for unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
-		if time.Now().After(deadline) {
-			return false
+	for {
+		lock, err := os.OpenFile(tracerLock, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("opening %s: %w", tracerLock, err)
+		}
+		if unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			held, errHeld := lock.Stat()
+			named, errNamed := os.Stat(tracerLock)
+			if errHeld == nil && errNamed == nil && os.SameFile(held, named) {
+				return lock, nil
+			}
+			lock.Close() // removed by a tracer on its way out
+			continue
+		}
+		lock.Close()
+		if _, err := os.Stat(tracerSocket); err == nil || time.Now().After(deadline) {
+			return nil, nil // another tracer serves, or is about to
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return true
 }
 
 // tracerd is the tracer process.
@@ -231,15 +248,15 @@ func daemonMain(modeName string) int {
 	if err := os.MkdirAll(tracerDir, 0o700); err != nil {
 		return fail(fmt.Errorf("creating %s: %w", tracerDir, err))
 	}
-	lock, err := os.OpenFile(tracerLock, os.O_RDWR|os.O_CREATE, 0o600)
+	lock, err := takeTracerLock(2 * time.Second)
 	if err != nil {
-		return fail(fmt.Errorf("opening %s: %w", tracerLock, err))
+		return fail(err)
 	}
-	defer lock.Close()
-	if !lockWithin(lock, 2*time.Second) {
+	if lock == nil {
 		ready.Close() // another tracer serves
 		return 0
 	}
+	defer lock.Close()
 	tracer, err := bpf.New(mode)
 	if err != nil {
 		return fail(err)
