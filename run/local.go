@@ -24,24 +24,22 @@ import (
 // with podprof's hooks dir: the container is traced the same way, and
 // podman is podman, byte for byte.
 
-// needsLocalPodman names what in this run no API service can do, or
-// returns "" if the service can run it.
-func needsLocalPodman(cmd *cobra.Command, image string) string {
+// needsLocalPodman says whether this run asks for what no API service can
+// do.
+func needsLocalPodman(cmd *cobra.Command, image string) bool {
 	flags := cmd.Flags()
 	for _, name := range []string{"preserve-fds", "preserve-fd", "env-host", "decryption-key"} {
 		if flags.Changed(name) {
-			return "--" + name
+			return true
 		}
 	}
 	if rootfs, _ := flags.GetBool("rootfs"); rootfs {
-		return ""
+		return false
 	}
 	// As podman's service decides: a name with no transport is a
 	// registry's.
-	if ref, err := alltransports.ParseImageName(image); err == nil && ref.Transport().Name() != docker.Transport.Name() {
-		return "the " + ref.Transport().Name() + " transport"
-	}
-	return ""
+	ref, err := alltransports.ParseImageName(image)
+	return err == nil && ref.Transport().Name() != docker.Transport.Name()
 }
 
 // runLocalPodman runs `podman GLOBAL run ARGS` with podprof's hook and

@@ -29,9 +29,8 @@ func TestNeedsLocalPodman(t *testing.T) {
 		if err := cmd.Flags().Parse(tc.args); err != nil {
 			t.Fatal(err)
 		}
-		why := needsLocalPodman(cmd, cmd.Flags().Arg(0))
-		if (why != "") != tc.local {
-			t.Errorf("%q: needs local podman %q, want %v", tc.args, why, tc.local)
+		if got := needsLocalPodman(cmd, cmd.Flags().Arg(0)); got != tc.local {
+			t.Errorf("%q: needs local podman %v, want %v", tc.args, got, tc.local)
 		}
 		cmd.Flags().VisitAll(func(f *pflag.Flag) { f.Changed = false })
 	}

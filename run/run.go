@@ -191,7 +191,7 @@ func runTraced(cmd *cobra.Command, args, runArgs []string, opts *options, global
 
 	before, _ := os.Lstat(output)
 	var runErr error
-	if needsLocalPodman(cmd, args[0]) != "" {
+	if needsLocalPodman(cmd, args[0]) {
 		runErr = runWithLocalPodman(cmd, runArgs, l)
 	} else {
 		runErr = runWithService(cmd, args, l, podmanRun)
