@@ -1,11 +1,11 @@
 package run
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -166,7 +166,7 @@ func TestRunLikePodman(t *testing.T) {
 			if got != want {
 				t.Errorf("podman:  %+v\npodprof: %+v", want, got)
 			}
-			if left, podmanLeft := dirFiles(t, podprofDir), dirFiles(t, podmanDir); left != podmanLeft {
+			if left, podmanLeft := listDir(t, podprofDir), listDir(t, podmanDir); !slices.Equal(left, podmanLeft) {
 				t.Errorf("podprof left %q, podman %q", left, podmanLeft)
 			}
 			if !tc.traced {
@@ -180,24 +180,6 @@ func TestRunLikePodman(t *testing.T) {
 			}
 		})
 	}
-}
-
-// dirFiles lists the names in dir, sizes included.
-func dirFiles(t *testing.T, dir string) string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		info, err := e.Info()
-		if err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, fmt.Sprintf("%s:%d", e.Name(), info.Size()))
-	}
-	return strings.Join(names, " ")
 }
 
 // TestCidfileExists: podman 4 refuses to overwrite a --cidfile, podman 5
