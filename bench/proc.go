@@ -319,24 +319,13 @@ func processMemory(pid int) (Memory, error) {
 			*p = kb << 10
 		}
 	}
-	fdinfoDir := fmt.Sprintf("/proc/%d/fdinfo", pid)
-	entries, err := os.ReadDir(fdinfoDir)
+	fds, err := fdinfos(pid)
 	if err != nil {
 		return m, err
 	}
 	seenMaps := map[string]bool{}
 	seenProgs := map[string]bool{}
-	for _, e := range entries {
-		info, err := os.ReadFile(filepath.Join(fdinfoDir, e.Name()))
-		if err != nil {
-			continue
-		}
-		kv := map[string]string{}
-		for _, line := range strings.Split(string(info), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok {
-				kv[k] = strings.TrimSpace(v)
-			}
-		}
+	for _, kv := range fds {
 		memlock, _ := strconv.ParseInt(kv["memlock"], 10, 64)
 		switch {
 		// Link fds name their program's id too: only map and program
@@ -438,23 +427,12 @@ type ProgStat struct {
 // progStats reads the run time statistics of the BPF programs process pid
 // holds, by program id.
 func progStats(pid int) (map[string]ProgStat, error) {
-	dir := fmt.Sprintf("/proc/%d/fdinfo", pid)
-	entries, err := os.ReadDir(dir)
+	fds, err := fdinfos(pid)
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]ProgStat{}
-	for _, e := range entries {
-		info, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			continue
-		}
-		kv := map[string]string{}
-		for _, line := range strings.Split(string(info), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok {
-				kv[k] = strings.TrimSpace(v)
-			}
-		}
+	for _, kv := range fds {
 		id := kv["prog_id"]
 		if id == "" || kv["prog_type"] == "" { // link fds name their program too
 			continue
@@ -500,4 +478,29 @@ func bpfStatsDelta(before, after map[string]ProgStat, pairs int) *BPFStats {
 	s.NSPerPair = float64(ns) / float64(pairs)
 	s.RunsPerPair = float64(runs) / float64(pairs)
 	return s
+}
+
+// fdinfos reads /proc/PID/fdinfo: the fields of each open descriptor, by
+// name. Those closed meanwhile are left out.
+func fdinfos(pid int) ([]map[string]string, error) {
+	dir := fmt.Sprintf("/proc/%d/fdinfo", pid)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var fds []map[string]string
+	for _, e := range entries {
+		info, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			continue
+		}
+		fields := map[string]string{}
+		for _, line := range strings.Split(string(info), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok {
+				fields[k] = strings.TrimSpace(v)
+			}
+		}
+		fds = append(fds, fields)
+	}
+	return fds, nil
 }
