@@ -71,15 +71,13 @@ test-kernels: setup build
 
 .PHONY: fuzz
 
-# The readers of untrusted input: profiles, layer tars, tar-split lines. The
-# run package's tests use the podprof just built rather than build their own
-# in each fuzz worker.
+# The readers of untrusted input: profiles, layer tars, tar-split lines.
 FUZZTIME ?= 20s
 
 fuzz: build
 	$(GO) test -tags "$(GO_TAGS)" -run '^$$' -fuzz '^FuzzDecodeProfile$$' -fuzztime $(FUZZTIME) ./report
 	$(GO) test -tags "$(GO_TAGS)" -run '^$$' -fuzz '^FuzzBuildImage$$' -fuzztime $(FUZZTIME) ./report
-	PODPROF_TEST_BIN=$(CURDIR)/podprof $(GO) test -tags "$(GO_TAGS)" -run '^$$' -fuzz '^FuzzDecodeSegmentLine$$' -fuzztime $(FUZZTIME) ./run
+	$(GO) test -tags "$(GO_TAGS)" -run '^$$' -fuzz '^FuzzDecodeSegmentLine$$' -fuzztime $(FUZZTIME) ./imagestore
 
 .PHONY: bench bench-quick bench-kernels
 

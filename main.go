@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/podprof/podprof/cli"
+	"github.com/podprof/podprof/podmancmd"
 	"github.com/podprof/podprof/run"
 )
 
@@ -41,7 +43,7 @@ func main() {
 	}
 	// Global flags may come before run: podprof --log-level=debug run ...
 	if strings.HasPrefix(command, "-") && slices.Contains(args, "run") {
-		if g, r, err := run.SplitGlobalFlags(args); err == nil && len(r) > 0 && r[0] == "run" {
+		if g, r, err := podmancmd.SplitGlobalFlags(args); err == nil && len(r) > 0 && r[0] == "run" {
 			command, global, rest = "run", g, r[1:]
 		}
 	}
@@ -49,15 +51,15 @@ func main() {
 	case "run":
 		os.Exit(run.Main(global, rest))
 	case "report":
-		os.Exit(run.ReportMain(rest, os.Stdout))
+		os.Exit(cli.Report(rest, os.Stdout))
 	case "explore":
-		os.Exit(run.ExploreMain(rest))
+		os.Exit(cli.Explore(rest))
 	case "doctor":
-		os.Exit(run.Doctor(os.Stdout))
+		os.Exit(cli.Doctor(os.Stdout))
 	case "hook":
-		os.Exit(run.HookMain(rest))
+		os.Exit(cli.Hook(rest))
 	case "--help", "-h":
 		fmt.Print(usage)
 	}
-	os.Exit(run.Podman(args))
+	os.Exit(podmancmd.Exec(args))
 }

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/podprof/podprof/report"
-	"github.com/podprof/podprof/run"
+	"github.com/podprof/podprof/imagestore"
 )
 
 // The generated image: busybox, then two layers of zero-filled files,
@@ -100,7 +100,7 @@ func (b *bench) reportOne(ctx context.Context, graphRoot, driver, image, profile
 			return nil, err
 		}
 		mark()
-		layers, err := run.StorageLayers(graphRoot, driver, id)
+		layers, err := imagestore.Store{GraphRoot: graphRoot, Driver: driver}.Layers(id)
 		if err != nil {
 			return nil, err
 		}
@@ -215,7 +215,7 @@ func (b *bench) syntheticProfile(graphRoot, driver, image string) (string, int, 
 	if err != nil {
 		return "", 0, err
 	}
-	layers, err := run.StorageLayers(graphRoot, driver, id)
+	layers, err := imagestore.Store{GraphRoot: graphRoot, Driver: driver}.Layers(id)
 	if err != nil {
 		return "", 0, err
 	}

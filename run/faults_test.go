@@ -21,6 +21,7 @@ import (
 	"github.com/cilium/ebpf/link"
 
 	"github.com/podprof/podprof/report"
+	"github.com/podprof/podprof/tracerd"
 )
 
 // Faults, load, hostile containers and bad input: podprof leaves the host
@@ -143,7 +144,7 @@ func (lc *leakCheck) state() hostState {
 	}
 	isTracer := func(p procInfo) bool {
 		exe, err := os.Stat(fmt.Sprintf("/proc/%d/exe", p.pid))
-		return err == nil && os.SameFile(exe, self) && len(p.args) >= 3 && p.args[1] == "hook" && p.args[2] == daemonArg
+		return err == nil && os.SameFile(exe, self) && len(p.args) >= 3 && p.args[1] == "hook" && p.args[2] == tracerd.DaemonArg
 	}
 	count := func(holders []procInfo, mine, orphans *int) {
 		switch {
@@ -1384,7 +1385,7 @@ func TestBadInputHookAnnotation(t *testing.T) {
 	if err := syscall.Mount("", ro, "", syscall.MS_BIND|syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
 		t.Fatal(err)
 	}
-	args := append(installHook(t), "run", "--rm", "--label", faultsLabel, "--annotation", ProfileAnnotation+"="+filepath.Join(ro, "p.json"), busyboxImage, "echo", "ran")
+	args := append(installHook(t), "run", "--rm", "--label", faultsLabel, "--annotation", tracerd.ProfileAnnotation+"="+filepath.Join(ro, "p.json"), busyboxImage, "echo", "ran")
 	r := runCmd(t, "podman", args...)
 	if r.code == 0 || strings.Contains(r.stdout, "ran") || !strings.Contains(r.stderr, "read-only file system") {
 		t.Errorf("want the container refused for its read-only profile dir; exit %d, stdout %q, stderr:\n%s", r.code, r.stdout, r.stderr)

@@ -14,6 +14,7 @@ import (
 	hooks "go.podman.io/common/pkg/hooks/1.0.0"
 
 	"github.com/podprof/podprof/report"
+	"github.com/podprof/podprof/tracerd"
 )
 
 // installHook writes contrib/hooks.d/podprof.json, pointed at the test's
@@ -67,7 +68,7 @@ func TestStandaloneHook(t *testing.T) {
 	requireImage(t, demoImage)
 	hooks := installHook(t)
 	out := filepath.Join(t.TempDir(), "out.json")
-	args := append(hooks, "run", "--rm", "--annotation", ProfileAnnotation+"="+out, demoImage, "/bin/sh", "-c", "date; cat /etc/os-release")
+	args := append(hooks, "run", "--rm", "--annotation", tracerd.ProfileAnnotation+"="+out, demoImage, "/bin/sh", "-c", "date; cat /etc/os-release")
 	r := runCmd(t, "podman", args...)
 	if r.code != 0 {
 		t.Fatalf("podman exit %d: %s", r.code, r.stderr)
@@ -99,7 +100,7 @@ func TestStandaloneHookManyContainers(t *testing.T) {
 			out := filepath.Join(dir, fmt.Sprintf("c%d.json", i))
 			// Each container creates and reads a file of its own name.
 			script := fmt.Sprintf("echo %d > /tmp/only-%d; cat /tmp/only-%d; sleep 0.2", i, i, i)
-			args := append(append([]string{}, hooks...), "run", "--rm", "--annotation", ProfileAnnotation+"="+out, busyboxImage, "sh", "-c", script)
+			args := append(append([]string{}, hooks...), "run", "--rm", "--annotation", tracerd.ProfileAnnotation+"="+out, busyboxImage, "sh", "-c", script)
 			if r := runCmd(t, "podman", args...); r.code != 0 {
 				errs[i] = fmt.Sprintf("podman exit %d: %s", r.code, r.stderr)
 			}
@@ -132,7 +133,7 @@ func TestHookRefusesBadPath(t *testing.T) {
 		{"/nonexistent-dir/p.json", "does not exist"},
 		{t.TempDir(), "is not a regular file"},
 	} {
-		args := append(append([]string{}, hooks...), "run", "--rm", "--annotation", ProfileAnnotation+"="+tc.path, busyboxImage, "echo", "ran")
+		args := append(append([]string{}, hooks...), "run", "--rm", "--annotation", tracerd.ProfileAnnotation+"="+tc.path, busyboxImage, "echo", "ran")
 		r := runCmd(t, "podman", args...)
 		if r.code == 0 || strings.Contains(r.stdout, "ran") {
 			t.Errorf("%s: the container ran (exit %d)", tc.path, r.code)
@@ -163,47 +164,9 @@ func TestMakeInstall(t *testing.T) {
 	}
 	matches := false
 	for key := range h.When.Annotations {
-		matches = matches || regexp.MustCompile(key).MatchString(ProfileAnnotation)
+		matches = matches || regexp.MustCompile(key).MatchString(tracerd.ProfileAnnotation)
 	}
 	if h.Hook.Path != "/opt/podprof/bin/podprof" || !matches || h.Stages[0] != "prestart" {
-		t.Errorf("the installed hook does not run the installed podprof at prestart for %s:\n%s", ProfileAnnotation, hook)
-	}
-}
-
-// TestTakeTracerLock: a tracer that finds another one starting or serving
-// leaves the serving to it at once (the hook that started it must not wait
-// for the lock: it did, 2 s, before each container that raced a cold
-// tracer), and once that one is gone, holds the lock file that is there.
-func TestTakeTracerLock(t *testing.T) {
-	dir := t.TempDir()
-	savedSocket, savedLock := tracerSocket, tracerLock
-	tracerSocket, tracerLock = filepath.Join(dir, "tracer.sock"), filepath.Join(dir, "tracer.lock")
-	defer func() { tracerSocket, tracerLock = savedSocket, savedLock }()
-
-	first, err := takeTracerLock(time.Hour)
-	if err != nil || first == nil {
-		t.Fatalf("no tracer yet: want the lock, got %v, %v", first, err)
-	}
-	// Another tracer holds the lock and listens: with an hour to wait,
-	// only leaving at once returns.
-	if err := os.WriteFile(tracerSocket, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if second, err := takeTracerLock(time.Hour); second != nil || err != nil {
-		t.Fatalf("another tracer serves: want nil, got %v, %v", second, err)
-	}
-	// It exits: removes its socket and its lock file, then lets go of it.
-	os.Remove(tracerSocket)
-	os.Remove(tracerLock)
-	first.Close()
-	third, err := takeTracerLock(time.Hour)
-	if err != nil || third == nil {
-		t.Fatalf("the last tracer is gone: want the lock, got %v, %v", third, err)
-	}
-	defer third.Close()
-	held, _ := third.Stat()
-	named, err := os.Stat(tracerLock)
-	if err != nil || !os.SameFile(held, named) {
-		t.Errorf("holds a lock file that is not %s any more", tracerLock)
+		t.Errorf("the installed hook does not run the installed podprof at prestart for %s:\n%s", tracerd.ProfileAnnotation, hook)
 	}
 }

@@ -22,12 +22,11 @@ import (
 	"golang.org/x/term"
 
 	"github.com/podprof/podprof/bpf"
+	"github.com/podprof/podprof/cli"
+	"github.com/podprof/podprof/podmancmd"
 	"github.com/podprof/podprof/report"
+	"github.com/podprof/podprof/tracerd"
 )
-
-// DefaultProfileDir is where profiles go unless --podprof-output says
-// otherwise.
-const DefaultProfileDir = "/var/lib/podprof/profiles"
 
 // options are podprof's own `run` options. They are spelled --podprof-NAME
 // so they can never collide with a podman flag, and PODPROF_NAME in the
@@ -42,7 +41,7 @@ type options struct {
 
 func (o *options) define(flags *pflag.FlagSet) {
 	flags.StringVar(&o.output, "podprof-output", os.Getenv("PODPROF_OUTPUT"),
-		"write the profile to `PATH` (default "+DefaultProfileDir+"/NAME-TIME.json)")
+		"write the profile to `PATH` (default "+cli.DefaultProfileDir+"/NAME-TIME.json)")
 	flags.StringVar(&o.summary, "podprof-summary", envOr("PODPROF_SUMMARY", "auto"),
 		"print the summary of used files: auto (when stderr is a terminal), always or never")
 	flags.StringVar(&o.format, "podprof-format", envOr("PODPROF_FORMAT", "text"),
@@ -106,7 +105,7 @@ func Main(globalFlags, args []string) int {
 		var untraceable untraceableError
 		if errors.As(err, &untraceable) && opts.untraceable == "run" {
 			fmt.Fprintf(os.Stderr, "podprof: not tracing: %v\n", untraceable.error)
-			os.Exit(Podman(append(append(globalFlags, "run"), runArgs...)))
+			os.Exit(podmancmd.Exec(append(append(globalFlags, "run"), runArgs...)))
 		}
 		return err
 	}
@@ -154,7 +153,7 @@ func runTraced(cmd *cobra.Command, args, runArgs []string, opts *options, global
 	if err := refuseRemote(globalFlags); err != nil {
 		return err
 	}
-	podman, err := findPodman()
+	podman, err := podmancmd.Find()
 	if err != nil {
 		return err
 	}
@@ -163,9 +162,9 @@ func runTraced(cmd *cobra.Command, args, runArgs []string, opts *options, global
 		return err
 	}
 	l := runSetup{podman: podman, globalFlags: globalFlags, output: output}
-	l.annotations = []string{ProfileAnnotation + "=" + output}
+	l.annotations = []string{tracerd.ProfileAnnotation + "=" + output}
 	if opts.tracer != "auto" {
-		l.annotations = append(l.annotations, TracerAnnotation+"="+opts.tracer)
+		l.annotations = append(l.annotations, tracerd.TracerAnnotation+"="+opts.tracer)
 	}
 	// Load the tracer while the container is created, so that its start
 	// does not wait for it.
@@ -173,7 +172,7 @@ func runTraced(cmd *cobra.Command, args, runArgs []string, opts *options, global
 	defer releaseTracer()
 	held := make(chan error, 1)
 	go func() {
-		tracer, err := dialTracer(tracerRequest{Mode: opts.tracer, Hold: true}, readyTimeout)
+		tracer, err := tracerd.Dial(tracerd.Request{Mode: opts.tracer, Hold: true}, tracerd.ReadyTimeout)
 		if err == nil {
 			defer tracer.Close() // held until podprof run returns
 		}
@@ -316,7 +315,7 @@ func podprofFailed(err error) error {
 }
 
 func printSummary(profilePath, format string, globalFlags []string) error {
-	usage, err := loadUsage([]string{profilePath}, "", globalFlags)
+	usage, err := cli.LoadUsage([]string{profilePath}, "", globalFlags)
 	if err != nil {
 		return err
 	}
@@ -330,20 +329,20 @@ func printSummary(profilePath, format string, globalFlags []string) error {
 // profilePath is the absolute path the profile is written to.
 func profilePath(output string, cmd *cobra.Command, image string) (string, error) {
 	if output == "" {
-		if err := os.MkdirAll(DefaultProfileDir, 0o755); err != nil {
-			return "", fmt.Errorf("creating %s: %w", DefaultProfileDir, err)
+		if err := os.MkdirAll(cli.DefaultProfileDir, 0o755); err != nil {
+			return "", fmt.Errorf("creating %s: %w", cli.DefaultProfileDir, err)
 		}
 		name, _ := cmd.Flags().GetString("name")
 		if name == "" {
 			name = imageBaseName(image)
 		}
-		output = filepath.Join(DefaultProfileDir, name+"-"+time.Now().Format("20060102-150405.000")+".json")
+		output = filepath.Join(cli.DefaultProfileDir, name+"-"+time.Now().Format("20060102-150405.000")+".json")
 	}
 	abs, err := filepath.Abs(output)
 	if err != nil {
 		return "", err
 	}
-	return abs, checkOutputPath(abs)
+	return abs, tracerd.CheckOutputPath(abs)
 }
 
 var unsafeNameChars = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
@@ -362,7 +361,7 @@ func imageBaseName(image string) string {
 // profile goes to path, and says whether one of them wrote it: a
 // container whose command never ran has no profile.
 func awaitProfile(path string, before os.FileInfo) (written bool, err error) {
-	tracer, err := dialTracer(tracerRequest{Await: path}, profileTimeout)
+	tracer, err := tracerd.Dial(tracerd.Request{Await: path}, profileTimeout)
 	if err != nil {
 		return false, fmt.Errorf("waiting for the profile %s: %w", report.Printable(path), err)
 	}

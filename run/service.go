@@ -18,15 +18,9 @@ import (
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"go.podman.io/common/pkg/config"
 	hooks "go.podman.io/common/pkg/hooks/1.0.0"
+
+	"github.com/podprof/podprof/tracerd"
 )
-
-// ProfileAnnotation names where a container's profile is written. Any
-// container started with it, through podprof or plain podman with the hook
-// installed, is traced.
-const ProfileAnnotation = "io.podprof.profile"
-
-// TracerAnnotation forces a tracer mode for one container.
-const TracerAnnotation = "io.podprof.tracer"
 
 // service is a private `podman system service` whose hooks dirs include one
 // that holds podprof's hook: the hooks dir is a setting of the whole service,
@@ -197,7 +191,7 @@ func removeStaleDirs() {
 }
 
 // writeHook writes the hook that makes podman run `podprof hook` before
-// any container that carries ProfileAnnotation starts.
+// any container that carries tracerd.ProfileAnnotation starts.
 func writeHook(dir string) error {
 	self, err := os.Executable()
 	if err != nil {
@@ -206,7 +200,7 @@ func writeHook(dir string) error {
 	hook := hooks.Hook{
 		Version: hooks.Version,
 		Hook:    rspec.Hook{Path: self, Args: []string{"podprof", "hook"}},
-		When:    hooks.When{Annotations: map[string]string{"^" + regexp.QuoteMeta(ProfileAnnotation) + "$": ".+"}},
+		When:    hooks.When{Annotations: map[string]string{"^" + regexp.QuoteMeta(tracerd.ProfileAnnotation) + "$": ".+"}},
 		Stages:  []string{"prestart"},
 	}
 	data, err := json.Marshal(hook)

@@ -1,4 +1,4 @@
-package run
+package imagestore
 
 import (
 	"path/filepath"
@@ -15,12 +15,12 @@ type storageContainer struct {
 	Image string   `json:"image"` // the image's id
 }
 
-// containerOfBundle names a podman container and its image from the
+// ContainerOfBundle names a podman container and its image from the
 // containers/storage files beside its OCI bundle, which podman keeps at
 // GRAPHROOT/DRIVER-containers/ID/userdata. Other layouts (CRI-O keeps the
 // bundle under the run root) give empty names: the report then needs the
 // image named on its command line.
-func containerOfBundle(bundle, id string) (report.ContainerRef, report.ImageRef) {
+func ContainerOfBundle(bundle, id string) (report.ContainerRef, report.ImageRef) {
 	ctr := report.ContainerRef{ID: id}
 	containersDir := filepath.Dir(filepath.Dir(bundle))
 	if filepath.Base(filepath.Dir(bundle)) != id || !strings.HasSuffix(containersDir, "-containers") {

@@ -1,4 +1,8 @@
-package run
+// Package tracerd is podprof's tracer process and its clients: one process
+// per host and podprof build loads the BPF programs (package bpf), watches
+// every traced container and writes each one's profile when it ends. The
+// OCI hook (Hook) and podprof run talk to it over a unix socket.
+package tracerd
 
 import (
 	"bufio"
@@ -23,6 +27,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/podprof/podprof/bpf"
+	"github.com/podprof/podprof/imagestore"
 	"github.com/podprof/podprof/report"
 )
 
@@ -51,15 +56,15 @@ func tracerPaths() (socket, lock string) {
 	return filepath.Join(tracerDir, "tracer-"+id+".sock"), filepath.Join(tracerDir, "tracer-"+id+".lock")
 }
 
-// daemonArg makes `podprof hook` the tracer process.
-const daemonArg = "--daemon"
+// DaemonArg makes `podprof hook` the tracer process.
+const DaemonArg = "--daemon"
 
-// tracerRequest is one line a client sends. Watch starts tracing a
+// Request is one line a client sends. Watch starts tracing a
 // container; Hold keeps the tracer loaded while the connection is open,
 // so that `podprof run` pays the load before the container starts; Await
 // is answered once no traced container's profile goes to that path any
 // more: its profile is written, or will never be.
-type tracerRequest struct {
+type Request struct {
 	Mode  string       `json:"mode,omitempty"` // the mode the client needs; "" any
 	Watch *rspec.State `json:"watch,omitempty"`
 	Hold  bool         `json:"hold,omitempty"`
@@ -71,15 +76,15 @@ type tracerReply struct {
 	Error string `json:"error,omitempty"`
 }
 
-// tracerClient is a connection to the tracer process.
-type tracerClient struct {
+// Client is a connection to the tracer process.
+type Client struct {
 	conn net.Conn
 	Mode bpf.Mode
 }
 
-// dialTracer connects to the tracer process, starting it if none runs, and
+// Dial connects to the tracer process, starting it if none runs, and
 // sends req. It returns once the tracer answered, or fails within timeout.
-func dialTracer(req tracerRequest, timeout time.Duration) (*tracerClient, error) {
+func Dial(req Request, timeout time.Duration) (*Client, error) {
 	deadline := time.Now().Add(timeout)
 	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
 		conn, err := net.Dial("unix", tracerSocket)
@@ -107,7 +112,7 @@ func dialTracer(req tracerRequest, timeout time.Duration) (*tracerClient, error)
 // was exiting when we connected.
 var errTracerGone = errors.New("the tracer closed the connection")
 
-func converse(conn net.Conn, req tracerRequest, deadline time.Time) (*tracerClient, error) {
+func converse(conn net.Conn, req Request, deadline time.Time) (*Client, error) {
 	conn.SetDeadline(deadline)
 	if err := json.NewEncoder(conn).Encode(req); err != nil {
 		conn.Close()
@@ -131,10 +136,10 @@ func converse(conn net.Conn, req tracerRequest, deadline time.Time) (*tracerClie
 		return nil, errors.New(reply.Error)
 	}
 	conn.SetDeadline(time.Time{})
-	return &tracerClient{conn: conn, Mode: bpf.Mode(reply.Mode)}, nil
+	return &Client{conn: conn, Mode: bpf.Mode(reply.Mode)}, nil
 }
 
-func (c *tracerClient) Close() error { return c.conn.Close() }
+func (c *Client) Close() error { return c.conn.Close() }
 
 // spawnTracer starts the tracer process in its own session and returns
 // once it serves, or with the reason it can't (BPF not loadable...). A
@@ -149,7 +154,7 @@ func spawnTracer(mode string, timeout time.Duration) error {
 		return err
 	}
 	defer readyR.Close()
-	cmd := exec.Command(self, "hook", daemonArg, mode)
+	cmd := exec.Command(self, "hook", DaemonArg, mode)
 	cmd.ExtraFiles = []*os.File{readyW} // fd 3
 	// Its own session: it outlives whoever started it (a hook, which the
 	// runtime waits for; podprof run), and no terminal signal reaches it.
@@ -223,9 +228,9 @@ type tracerd struct {
 	finished *sync.Cond
 }
 
-// daemonMain is the tracer process. It tells whoever started it, on fd 3,
+// Daemon is the tracer process. It tells whoever started it, on fd 3,
 // "ok" once it serves or the reason it can't.
-func daemonMain(modeName string) int {
+func Daemon(modeName string) int {
 	ready := os.NewFile(3, "ready")
 	fail := func(err error) int {
 		fmt.Fprintln(ready, err)
@@ -337,7 +342,7 @@ func (d *tracerd) release() {
 func (d *tracerd) handle(conn net.Conn) {
 	defer conn.Close()
 	defer d.release()
-	var req tracerRequest
+	var req Request
 	if err := json.NewDecoder(conn).Decode(&req); err != nil {
 		return
 	}
@@ -380,7 +385,7 @@ func (d *tracerd) handle(conn net.Conn) {
 }
 
 func (d *tracerd) watch(state *rspec.State) (*bpf.Container, time.Time, error) {
-	if err := checkOutputPath(state.Annotations[ProfileAnnotation]); err != nil {
+	if err := CheckOutputPath(state.Annotations[ProfileAnnotation]); err != nil {
 		return nil, time.Time{}, err
 	}
 	if state.Pid <= 0 {
@@ -413,13 +418,13 @@ func (d *tracerd) finish(state *rspec.State, ctr *bpf.Container, started time.Ti
 		return
 	}
 	if err == nil {
-		container, image := containerOfBundle(state.Bundle, state.ID)
+		container, image := imagestore.ContainerOfBundle(state.Bundle, state.ID)
 		err = report.WriteProfile(output, &report.Profile{
 			Version:    report.ProfileVersion,
 			Image:      image,
 			Container:  container,
 			Tracer:     string(d.tracer.Mode()),
-			Kernel:     kernelRelease(),
+			Kernel:     KernelRelease(),
 			Started:    started,
 			Ended:      time.Now(),
 			LostEvents: res.Lost,

@@ -1,4 +1,4 @@
-package run
+package imagestore
 
 import (
 	"archive/tar"
@@ -278,7 +278,7 @@ func TestStorageLayersFollowsTheParentChain(t *testing.T) {
 	store.layer("middle", &tar.Header{Name: ".wh.a", Typeflag: tar.TypeReg, Mode: 0o644})
 	store.layer("top", &tar.Header{Name: "c", Typeflag: tar.TypeReg, Size: 11, Mode: 0o644})
 
-	layers, err := StorageLayers(store.root, "vfs", "sha256:"+imageID)
+	layers, err := Store{GraphRoot: store.root, Driver: "vfs"}.Layers("sha256:" + imageID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +301,7 @@ func TestStorageLayersFollowsTheParentChain(t *testing.T) {
 	store.writeJSON("vfs-images/"+imageID+"/="+base64.StdEncoding.EncodeToString([]byte("sha256:"+imageID)), map[string]any{
 		"history": []map[string]any{{"created_by": "ADD base"}},
 	})
-	layers, err = StorageLayers(store.root, "vfs", imageID)
+	layers, err = Store{GraphRoot: store.root, Driver: "vfs"}.Layers(imageID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,14 +321,14 @@ func TestStorageLayersErrors(t *testing.T) {
 		return store
 	}
 	t.Run("no store", func(t *testing.T) {
-		_, err := StorageLayers(t.TempDir(), "overlay", imageID)
+		_, err := Store{GraphRoot: t.TempDir(), Driver: "overlay"}.Layers(imageID)
 		if err == nil || !strings.Contains(err.Error(), "reading podman's image store: open ") {
 			t.Errorf("error %v", err)
 		}
 	})
 	t.Run("unknown image", func(t *testing.T) {
 		store := setup(t, nil)
-		_, err := StorageLayers(store.root, "overlay", "feed")
+		_, err := Store{GraphRoot: store.root, Driver: "overlay"}.Layers("feed")
 		want := "image feed is not in " + store.root + "/overlay-images/images.json: was it removed?"
 		if err == nil || err.Error() != want {
 			t.Errorf("error %v\nwant  %s", err, want)
@@ -336,7 +336,7 @@ func TestStorageLayersErrors(t *testing.T) {
 	})
 	t.Run("missing layer", func(t *testing.T) {
 		store := setup(t, []map[string]any{{"id": "top", "parent": "gone"}})
-		_, err := StorageLayers(store.root, "overlay", imageID)
+		_, err := Store{GraphRoot: store.root, Driver: "overlay"}.Layers(imageID)
 		want := "layer gone of image " + imageID + " is not in " + store.root + "/overlay-layers"
 		if err == nil || err.Error() != want {
 			t.Errorf("error %v\nwant  %s", err, want)
@@ -344,7 +344,7 @@ func TestStorageLayersErrors(t *testing.T) {
 	})
 	t.Run("loop", func(t *testing.T) {
 		store := setup(t, []map[string]any{{"id": "top", "parent": "under"}, {"id": "under", "parent": "top"}})
-		_, err := StorageLayers(store.root, "overlay", imageID)
+		_, err := Store{GraphRoot: store.root, Driver: "overlay"}.Layers(imageID)
 		if err == nil || !strings.Contains(err.Error(), "form a loop") {
 			t.Errorf("error %v", err)
 		}
@@ -352,14 +352,14 @@ func TestStorageLayersErrors(t *testing.T) {
 	t.Run("corrupt layers.json", func(t *testing.T) {
 		store := setup(t, nil)
 		store.write("overlay-layers/layers.json", []byte("[{"))
-		_, err := StorageLayers(store.root, "overlay", imageID)
+		_, err := Store{GraphRoot: store.root, Driver: "overlay"}.Layers(imageID)
 		if err == nil || !strings.Contains(err.Error(), "layers.json: unexpected end of JSON input") {
 			t.Errorf("error %v", err)
 		}
 	})
 	t.Run("missing tar-split", func(t *testing.T) {
 		store := setup(t, []map[string]any{{"id": "top", "diff-digest": "sha256:top"}})
-		layers, err := StorageLayers(store.root, "overlay", imageID)
+		layers, err := Store{GraphRoot: store.root, Driver: "overlay"}.Layers(imageID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -600,7 +600,7 @@ RUN ["/bin/fsop", "write:/data/replaced:10000", "link:/data/a:/data/a-third", "s
 		t.Fatalf("podman info gave %q, want the graph root and driver", store)
 	}
 
-	layers, err := StorageLayers(store[0], store[1], imageID)
+	layers, err := Store{GraphRoot: store[0], Driver: store[1]}.Layers(imageID)
 	if err != nil {
 		t.Fatal(err)
 	}

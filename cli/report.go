@@ -1,4 +1,4 @@
-package run
+package cli
 
 import (
 	"errors"
@@ -6,14 +6,13 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/docker/go-units"
 	"github.com/spf13/pflag"
-	"go.podman.io/storage/types"
 
+	"github.com/podprof/podprof/imagestore"
 	"github.com/podprof/podprof/report"
 )
 
@@ -24,12 +23,12 @@ const (
 	exitError      = 125 // podprof could not make the report, as podman's own errors
 )
 
-// ReportMain is `podprof report PROFILE...`: the summary, the per-layer
+// Report is `podprof report PROFILE...`: the summary, the per-layer
 // table or the tree of one or more profiles (merged by union) against
 // their image, read from the local image store. It returns 0; 1 when a
 // --fail-unused-* limit is passed, with a one-line reason on stderr after
 // the report; or 125 with a one-line error. See docs/report.md.
-func ReportMain(args []string, stdout io.Writer) int {
+func Report(args []string, stdout io.Writer) int {
 	return reportMain(args, stdout, os.Stderr)
 }
 
@@ -79,7 +78,7 @@ func reportMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Error:", err)
 		return exitError
 	}
-	u, err := loadUsage(paths, o.image, nil)
+	u, err := LoadUsage(paths, o.image, nil)
 	if err != nil {
 		fmt.Fprintln(stderr, "Error:", err)
 		return exitError
@@ -185,10 +184,10 @@ func parsePercent(s string) (float64, error) {
 	return p, nil
 }
 
-// loadUsage reads the profiles, unites them, and joins the result with
+// LoadUsage reads the profiles, unites them, and joins the result with
 // the image's files from the local image store (as podman's global flags
 // name it): the image named, or the one the profiles ran.
-func loadUsage(paths []string, image string, globalFlags []string) (*report.Usage, error) {
+func LoadUsage(paths []string, image string, globalFlags []string) (*report.Usage, error) {
 	var profiles []*report.Profile
 	for _, path := range paths {
 		p, err := report.ReadProfile(path)
@@ -199,18 +198,18 @@ func loadUsage(paths []string, image string, globalFlags []string) (*report.Usag
 	}
 	merged := report.Merge(profiles...)
 
-	graphRoot, driver, err := imageStore(globalFlags)
+	store, err := imagestore.Default(globalFlags)
 	if err != nil {
 		return nil, err
 	}
-	imageID, err := reportImageID(graphRoot, driver, image, profiles)
+	imageID, err := reportImageID(store, image, profiles)
 	if err != nil {
 		return nil, err
 	}
 	if image != "" {
 		merged.Image = report.ImageRef{Name: image, ID: imageID}
 	}
-	layers, err := StorageLayers(graphRoot, driver, imageID)
+	layers, err := store.Layers(imageID)
 	if err != nil {
 		return nil, err
 	}
@@ -221,61 +220,11 @@ func loadUsage(paths []string, image string, globalFlags []string) (*report.Usag
 	return report.Join(img, merged), nil
 }
 
-// imageStore is where podman keeps its images: the graph root and driver
-// of storage.conf (as containers/storage finds it: CONTAINERS_STORAGE_CONF,
-// /etc/containers/storage.conf, ...), unless podman's global flags
-// --root or --storage-driver say otherwise. It reads files only, where
-// asking a podman service (system.Info) costs a third of a second, most
-// of it podman looking up its helpers' package versions.
-func imageStore(globalFlags []string) (graphRoot, driver string, err error) {
-	store, err := types.DefaultStoreOptions()
-	if err != nil {
-		return "", "", fmt.Errorf("reading podman's storage configuration: %w", err)
-	}
-	graphRoot, driver = store.GraphRoot, store.GraphDriverName
-	for i := 0; i < len(globalFlags); i++ {
-		name, value, hasValue := strings.Cut(globalFlags[i], "=")
-		if name != "--root" && name != "--storage-driver" {
-			continue
-		}
-		if !hasValue {
-			if i+1 == len(globalFlags) {
-				break // no value: podman refuses it before podprof gets here
-			}
-			i++
-			value = globalFlags[i]
-		}
-		if name == "--root" {
-			graphRoot = value
-		} else {
-			driver = value
-		}
-	}
-	if driver == "" {
-		driver = "overlay"
-	}
-	return graphRoot, driver, nil
-}
-
 // reportImageID is the image the profiles are compared with: the one named
 // with --image, else the one they all ran.
-func reportImageID(graphRoot, driver, image string, profiles []*report.Profile) (string, error) {
+func reportImageID(store imagestore.Store, image string, profiles []*report.Profile) (string, error) {
 	if image != "" {
-		var images []storageImage
-		if err := readJSON(filepath.Join(graphRoot, driver+"-images", "images.json"), &images); err != nil {
-			return "", err
-		}
-		for _, im := range images {
-			if im.ID == strings.TrimPrefix(image, "sha256:") || strings.HasPrefix(im.ID, image) {
-				return im.ID, nil
-			}
-			for _, name := range im.Names {
-				if name == image || name == "localhost/"+image || strings.TrimSuffix(name, ":latest") == image {
-					return im.ID, nil
-				}
-			}
-		}
-		return "", fmt.Errorf("image %s is not in the local store: pull or build it, or name another with --image", report.Printable(image))
+		return store.ResolveImage(image)
 	}
 	id := profiles[0].Image.ID
 	for _, p := range profiles[1:] {

@@ -1,4 +1,4 @@
-package run
+package cli
 
 import (
 	"errors"
@@ -10,6 +10,11 @@ import (
 
 	"github.com/podprof/podprof/report"
 )
+
+// DefaultProfileDir is where podprof run writes profiles unless
+// --podprof-output says otherwise, and where a PROFILE named by its
+// container is looked for.
+const DefaultProfileDir = "/var/lib/podprof/profiles"
 
 // profilePaths turns what the user named into profile files: a file as
 // given; a container's name or id prefix as the newest of its profiles in

@@ -1,4 +1,4 @@
-package run
+package imagestore
 
 import (
 	"archive/tar"
@@ -21,27 +21,44 @@ import (
 	"github.com/podprof/podprof/report"
 )
 
-// StorageLayers returns the layers of image imageID, bottom first, as
-// containers/storage keeps them under graphRoot for the graph driver
-// (overlay, vfs, ...): images.json names the top layer, layers.json chains
-// each layer to its parent, and each layer's tar-split file holds the raw
-// tar headers of the layer as it was pulled. Reading those headers costs
-// milliseconds where streaming the layers' contents costs seconds.
-func StorageLayers(graphRoot, driver, imageID string) ([]report.Layer, error) {
-	imageID = strings.TrimPrefix(imageID, "sha256:")
-	imagesDir := filepath.Join(graphRoot, driver+"-images")
-	layersDir := filepath.Join(graphRoot, driver+"-layers")
-
-	var images []storageImage
-	if err := readJSON(filepath.Join(imagesDir, "images.json"), &images); err != nil {
+// Layers returns the layers of image imageID, bottom first, as
+// containers/storage keeps them for the graph driver (overlay, vfs, ...):
+// images.json names the top layer, layers.json chains each layer to its
+// parent, and each layer's tar-split file holds the raw tar headers of the
+// layer as it was pulled. Reading those headers costs milliseconds where
+// streaming the layers' contents costs seconds.
+func (s Store) Layers(imageID string) ([]report.Layer, error) {
+	chain, err := s.layerChain(imageID)
+	if err != nil {
 		return nil, err
 	}
-	i := slices.IndexFunc(images, func(image storageImage) bool { return image.ID == imageID })
-	if i < 0 {
-		// The id comes from a profile, which anyone may have written.
-		return nil, fmt.Errorf("image %s is not in %s: was it removed?", report.Printable(imageID), filepath.Join(imagesDir, "images.json"))
+	imageID = strings.TrimPrefix(imageID, "sha256:")
+	createdBy := layerCommands(s.imagesDir(), imageID, len(chain))
+	layers := make([]report.Layer, len(chain))
+	for i, l := range chain {
+		id := l.DiffDigest
+		if id == "" {
+			id = l.ID
+		}
+		tarSplit := filepath.Join(s.layersDir(), l.ID+".tar-split.gz")
+		layers[i] = report.Layer{
+			ID:        id,
+			CreatedBy: createdBy[i],
+			Open:      func() (report.HeaderReader, io.Closer, error) { return openTarSplit(tarSplit) },
+		}
 	}
-	image := images[i]
+	return layers, nil
+}
+
+// layerChain returns the storage records of image imageID's layers,
+// bottom first.
+func (s Store) layerChain(imageID string) ([]storageLayer, error) {
+	imageID = strings.TrimPrefix(imageID, "sha256:")
+	layersDir := s.layersDir()
+	image, err := s.image(imageID)
+	if err != nil {
+		return nil, err
+	}
 
 	layersByID := make(map[string]storageLayer)
 	for _, name := range []string{"layers.json", "volatile-layers.json"} {
@@ -73,28 +90,7 @@ func StorageLayers(graphRoot, driver, imageID string) ([]report.Layer, error) {
 		id = l.Parent
 	}
 	slices.Reverse(chain)
-	createdBy := layerCommands(imagesDir, imageID, len(chain))
-	layers := make([]report.Layer, len(chain))
-	for i, l := range chain {
-		id := l.DiffDigest
-		if id == "" {
-			id = l.ID
-		}
-		tarSplit := filepath.Join(layersDir, l.ID+".tar-split.gz")
-		layers[i] = report.Layer{
-			ID:        id,
-			CreatedBy: createdBy[i],
-			Open:      func() (report.HeaderReader, io.Closer, error) { return openTarSplit(tarSplit) },
-		}
-	}
-	return layers, nil
-}
-
-// storageImage is the part of an images.json record podprof reads.
-type storageImage struct {
-	ID       string   `json:"id"`
-	Names    []string `json:"names"`
-	TopLayer string   `json:"layer"`
+	return chain, nil
 }
 
 // storageLayer is the part of a layers.json record podprof reads.
@@ -102,6 +98,13 @@ type storageLayer struct {
 	ID         string `json:"id"`
 	Parent     string `json:"parent"`
 	DiffDigest string `json:"diff-digest"` // the layer's id in the image config
+}
+
+// storageImage is the part of an images.json record podprof reads.
+type storageImage struct {
+	ID       string   `json:"id"`
+	Names    []string `json:"names"`
+	TopLayer string   `json:"layer"`
 }
 
 func readJSON(path string, v any) error {
@@ -122,10 +125,7 @@ func readJSON(path string, v any) error {
 // label the report, so a config that cannot be read is not an error.
 func layerCommands(imagesDir, imageID string, layerCount int) []string {
 	commands := make([]string, layerCount)
-	// containers/storage keeps the config as the image's big data item
-	// "sha256:ID", in a file named "=" and the key in base64.
-	key := "sha256:" + imageID
-	data, err := os.ReadFile(filepath.Join(imagesDir, imageID, "="+base64.StdEncoding.EncodeToString([]byte(key))))
+	data, err := os.ReadFile(configPath(imagesDir, imageID))
 	if err != nil {
 		return commands
 	}
@@ -148,6 +148,14 @@ func layerCommands(imagesDir, imageID string, layerCount int) []string {
 		return commands
 	}
 	return layerMaking
+}
+
+// configPath is where containers/storage keeps an image's config: as the
+// image's big data item "sha256:ID", in a file named "=" and the key in
+// base64.
+func configPath(imagesDir, imageID string) string {
+	key := "sha256:" + imageID
+	return filepath.Join(imagesDir, imageID, "="+base64.StdEncoding.EncodeToString([]byte(key)))
 }
 
 // openTarSplit returns a tar reader over the headers recorded in a layer's

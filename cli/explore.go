@@ -1,4 +1,4 @@
-package run
+package cli
 
 import (
 	"bytes"
@@ -16,13 +16,13 @@ import (
 	"github.com/podprof/podprof/report"
 )
 
-// ExploreMain is `podprof explore PROFILE...`: an interactive explorer of
+// Explore is `podprof explore PROFILE...`: an interactive explorer of
 // the image's tree, with what the profiles (merged by union) used. All the
 // state lives in report.Explorer; this is the terminal around it: raw mode,
 // the alternate screen, keys, resizes. When stdin or stdout is not a
 // terminal it prints the tree once, as `podprof report --format tree`. It
 // returns 0, or 125 with a one-line error.
-func ExploreMain(args []string) int {
+func Explore(args []string) int {
 	return exploreMain(args, os.Stdin, os.Stdout, os.Stderr)
 }
 
@@ -48,7 +48,7 @@ func exploreMain(args []string, stdin, stdout *os.File, stderr io.Writer) int {
 	var u *report.Usage
 	paths, err := profilePaths(flags.Args())
 	if err == nil {
-		u, err = loadUsage(paths, *image, nil)
+		u, err = LoadUsage(paths, *image, nil)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "Error:", err)

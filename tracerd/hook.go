@@ -1,4 +1,4 @@
-package run
+package tracerd
 
 import (
 	"encoding/json"
@@ -17,46 +17,38 @@ import (
 	"github.com/podprof/podprof/report"
 )
 
-// readyTimeout bounds how long a container start waits for tracing to be
+// ProfileAnnotation names where a container's profile is written. Any
+// container that carries it is traced by the hook.
+const ProfileAnnotation = "io.podprof.profile"
+
+// TracerAnnotation forces a tracer mode for one container.
+const TracerAnnotation = "io.podprof.tracer"
+
+// ReadyTimeout bounds how long a container start waits for tracing to be
 // live: past it the start fails rather than run untraced.
-const readyTimeout = 20 * time.Second
+const ReadyTimeout = 20 * time.Second
 
-// HookMain is `podprof hook`, the OCI prestart hook. The runtime gives it
-// the container's state on stdin, with no PATH in the environment. It
-// returns once the tracer process watches the container and will write its
-// profile when the container's init exits; or it fails the container's
-// start with a one-line reason.
-func HookMain(args []string) int {
-	if len(args) == 2 && args[0] == daemonArg {
-		return daemonMain(args[1])
-	}
-	if len(args) != 0 {
-		fmt.Fprintf(os.Stderr, "podprof hook: unexpected arguments %q: the hook reads the OCI state on stdin and takes no arguments\n", args)
-		return 1
-	}
-	if err := hook(os.Stdin); err != nil {
-		fmt.Fprintf(os.Stderr, "podprof hook: %v\n", err)
-		return 1
-	}
-	return 0
-}
-
-func hook(stdin io.Reader) error {
+// Hook is the OCI prestart hook. The runtime gives it the container's
+// state on stdin, with no PATH in the environment. It returns once the
+// tracer process watches the container and will write its profile when
+// the container's init exits, or the reason it can't, which fails the
+// container's start.
+func Hook(stdin io.Reader) error {
 	var state rspec.State
 	if err := json.NewDecoder(stdin).Decode(&state); err != nil {
 		return fmt.Errorf("the container state on stdin is not OCI state JSON: %w", err)
 	}
-	client, err := dialTracer(tracerRequest{Mode: state.Annotations[TracerAnnotation], Watch: &state}, readyTimeout)
+	client, err := Dial(Request{Mode: state.Annotations[TracerAnnotation], Watch: &state}, ReadyTimeout)
 	if err != nil {
 		return err
 	}
 	return client.Close()
 }
 
-// checkOutputPath refuses what report.WriteProfile would refuse, before the
+// CheckOutputPath refuses what report.WriteProfile would refuse, before the
 // container starts: the path comes from whoever starts the container and
 // the hook runs as root.
-func checkOutputPath(path string) error {
+func CheckOutputPath(path string) error {
 	if path == "" {
 		return fmt.Errorf("annotation %s is empty: set it to an absolute path for the profile", ProfileAnnotation)
 	}
@@ -104,7 +96,8 @@ func profileFiles(files []bpf.File) []report.File {
 	return out
 }
 
-func kernelRelease() string {
+// KernelRelease is uname -r.
+func KernelRelease() string {
 	var u unix.Utsname
 	if err := unix.Uname(&u); err != nil {
 		return ""

@@ -1,4 +1,4 @@
-package run
+package cli
 
 import (
 	"fmt"
@@ -7,12 +7,14 @@ import (
 	"strings"
 
 	"github.com/podprof/podprof/bpf"
+	"github.com/podprof/podprof/podmancmd"
+	"github.com/podprof/podprof/tracerd"
 )
 
 // Doctor is `podprof doctor`: can this machine trace, in which mode, and
 // why not in the better ones. It returns 0 when some mode works.
 func Doctor(w io.Writer) int {
-	fmt.Fprintf(w, "kernel:   %s\n", kernelRelease())
+	fmt.Fprintf(w, "kernel:   %s\n", tracerd.KernelRelease())
 	fmt.Fprintf(w, "BTF:      %s\n", present("/sys/kernel/btf/vmlinux"))
 	if lsm, err := os.ReadFile("/sys/kernel/security/lsm"); err == nil {
 		fmt.Fprintf(w, "LSMs:     %s\n", strings.TrimSpace(string(lsm)))
@@ -20,7 +22,7 @@ func Doctor(w io.Writer) int {
 		fmt.Fprintf(w, "LSMs:     unknown (securityfs is not mounted: mount -t securityfs securityfs /sys/kernel/security)\n")
 	}
 	fmt.Fprintf(w, "user:     %s\n", privileges())
-	if podman, err := findPodman(); err == nil {
+	if podman, err := podmancmd.Find(); err == nil {
 		fmt.Fprintf(w, "podman:   %s\n", podman)
 	} else {
 		fmt.Fprintf(w, "podman:   %v\n", err)
