@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/podprof/podprof/report"
 	"github.com/podprof/podprof/imagestore"
+	"github.com/podprof/podprof/report"
 )
 
 // The generated image: busybox, then two layers of zero-filled files,
