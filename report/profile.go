@@ -38,7 +38,21 @@ type Profile struct {
 	Started    time.Time    `json:"started"`
 	Ended      time.Time    `json:"ended"`
 	LostEvents uint64       `json:"lost_events"`
-	Files      []File       `json:"files"` // sorted by path bytes, one entry per path
+	// Run says how podprof run started the container, so that the run can
+	// be made again (podprof slim --verify); nil when podprof run did not
+	// start it.
+	Run   *RunRecord `json:"run,omitempty"`
+	Files []File     `json:"files"` // sorted by path bytes, one entry per path; the last field (encodeProfile)
+}
+
+// A RunRecord is a podman run command line: podman run OPTIONS IMAGE
+// COMMAND. Options are spelled --name=value, one value each, and leave out
+// what only made sense once (the container's name, --rm, --detach, a
+// terminal, descriptors and files podman was handed).
+type RunRecord struct {
+	Image   string   `json:"image"`
+	Options []string `json:"options"`
+	Command []string `json:"command"`
 }
 
 // ImageRef names the image the container ran.

@@ -23,6 +23,7 @@ func sampleProfile() *Profile {
 		Started:    time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.UTC),
 		Ended:      time.Date(2025, 3, 1, 12, 0, 5, 0, time.UTC),
 		LostEvents: 3,
+		Run:        &RunRecord{Image: "app:1", Options: []string{"--env=A=b,c", "--user=nobody"}, Command: []string{"sh", "-c", "date; ls"}},
 		Files: []File{
 			{Path: "/etc/esc\x1b[2Jape", Read: true, PID: 10, Comm: "sh"},
 			{Path: "/etc/new\nline", Read: true, PID: 11, Comm: "cat\n"},

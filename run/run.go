@@ -166,6 +166,7 @@ func runTraced(cmd *cobra.Command, args, runArgs []string, opts *options, global
 	if opts.tracer != "auto" {
 		l.annotations = append(l.annotations, tracerd.TracerAnnotation+"="+opts.tracer)
 	}
+	l.annotations = append(l.annotations, tracerd.RunAnnotation+"="+tracerd.RunAnnotationValue(recordRun(cmd.Flags(), args)))
 	// Load the tracer while the container is created, so that its start
 	// does not wait for it.
 	holdCtx, releaseTracer := context.WithCancel(cmd.Context())

@@ -1,6 +1,7 @@
 package tracerd
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +24,17 @@ const ProfileAnnotation = "io.podprof.profile"
 
 // TracerAnnotation forces a tracer mode for one container.
 const TracerAnnotation = "io.podprof.tracer"
+
+// RunAnnotation holds the report.RunRecord of how podprof run started the
+// container, which the profile keeps: see RunAnnotationValue.
+const RunAnnotation = "io.podprof.run"
+
+// RunAnnotationValue is RunAnnotation's value for r: its JSON in base64,
+// since podman 4's --annotation splits values at commas.
+func RunAnnotationValue(r *report.RunRecord) string {
+	data, _ := json.Marshal(r) // strings only: cannot fail
+	return base64.StdEncoding.EncodeToString(data)
+}
 
 // ReadyTimeout bounds how long a container start waits for tracing to be
 // live: past it the start fails rather than run untraced.

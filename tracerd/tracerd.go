@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -429,9 +430,25 @@ func (d *tracerd) finish(state *rspec.State, ctr *bpf.Container, started time.Ti
 			Ended:      time.Now(),
 			LostEvents: res.Lost,
 			Files:      profileFiles(res.Files),
+			Run:        runRecord(state.Annotations[RunAnnotation]),
 		})
 	}
 	if err != nil && d.log != nil {
 		d.log.Err(fmt.Sprintf("container %s: %v", state.ID, err))
 	}
+}
+
+// runRecord is the RunAnnotation's record; nil when there is none, or when
+// it is not one (whoever started the container set it): the profile is
+// still right without it.
+func runRecord(annotation string) *report.RunRecord {
+	data, err := base64.StdEncoding.DecodeString(annotation)
+	if err != nil || len(data) == 0 {
+		return nil
+	}
+	var r report.RunRecord
+	if json.Unmarshal(data, &r) != nil || r.Image == "" {
+		return nil
+	}
+	return &r
 }
