@@ -17,6 +17,9 @@
 // With tracepoints, tp_btf/sched_process_exec also records the exec'd binary
 // and its ELF interpreter, which the kernel opens without a system call.
 //
+// In any mode, tp_btf/sys_enter records the system calls of the containers
+// that ask for them (a seccomp profile), as bits of a per-container set.
+//
 // Paths are built by walking dentries and mounts up to the task's root, so
 // they read as the container sees them and are the same in all three modes
 // (bpf_d_path is not allowed in tp_btf programs).
@@ -458,5 +461,51 @@ int BPF_PROG(exec, struct task_struct *task, pid_t old_pid, struct linux_binprm 
 	bpf_find_vma(task, base, find_interp, &interp, 0);
 	if (interp)
 		report_mapped(ns, interp, PODPROF_EXEC | PODPROF_READ);
+	return 0;
+}
+
+// The system calls of the containers that asked for them, by mount namespace
+// inode number like `containers`; the Go side adds and removes the entries.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC); // most tracers record none
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct syscall_set);
+} syscall_sets SEC(".maps");
+
+#define X32_SYSCALL_BIT 0x40000000
+#define TS_COMPAT 0x0002 // thread_info.status: a 32-bit system call is running
+
+// sys_enter runs for every system call on the host while it is attached,
+// which the Go side does only while a traced container records its system
+// calls. A set bit is not written again: the cache line stays shared.
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter_record, struct pt_regs *regs, long id)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct mnt_namespace *ns = task->nsproxy->mnt_ns;
+	__u32 inum = ns->ns.inum;
+	struct syscall_set *set = bpf_map_lookup_elem(&syscall_sets, &inum);
+	if (!set)
+		return 0;
+	// The runtime's own calls before it execs the workload are not the
+	// workload's: the profile adds the runtime's baseline instead.
+	if (!runs_container_code(task, ns))
+		return 0;
+
+	enum podprof_abi abi = PODPROF_ABI_X86_64;
+	if (id & X32_SYSCALL_BIT) {
+		abi = PODPROF_ABI_X32;
+		id &= ~X32_SYSCALL_BIT;
+	} else if (task->thread_info.status & TS_COMPAT) {
+		abi = PODPROF_ABI_I386;
+	}
+	if (id < 0 || id >= PODPROF_SYSCALL_WORDS * 64)
+		return 0;
+	__u64 bit = 1ULL << (id & 63);
+	__u64 *word = &set->bits[abi][id >> 6];
+	if (!(*word & bit))
+		__sync_fetch_and_or(word, bit);
 	return 0;
 }

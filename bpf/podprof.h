@@ -21,3 +21,20 @@ struct event {
 	char comm[16];
 	char path[PODPROF_PATH_MAX];
 };
+
+// System calls are recorded per ABI of the calling task, as seccomp filters
+// match them: the numbers of each ABI are its own.
+enum podprof_abi {
+	PODPROF_ABI_X86_64,
+	PODPROF_ABI_I386, // a 32-bit program through the compat entry
+	PODPROF_ABI_X32,  // x32: the x86_64 entry with __X32_SYSCALL_BIT
+	PODPROF_ABIS,
+};
+
+// Numbers run to 547 (x32's own calls start at 512): one bit each, up to 1023.
+#define PODPROF_SYSCALL_WORDS 16
+
+// The system calls one traced container made, a bit per (ABI, number).
+struct syscall_set {
+	__u64 bits[PODPROF_ABIS][PODPROF_SYSCALL_WORDS];
+};

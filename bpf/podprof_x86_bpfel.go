@@ -39,6 +39,11 @@ type podprofScratch struct {
 	Walk  [8192]int8
 }
 
+type podprofSyscallSet struct {
+	_    structs.HostLayout
+	Bits [3][16]uint64
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -47,9 +52,11 @@ const (
 	podprofMapEvents          = "events"
 	podprofMapLost            = "lost"
 	podprofMapScratch         = "scratch"
+	podprofMapSyscallSets     = "syscall_sets"
 	podprofProgExec           = "exec"
 	podprofProgFentryFileOpen = "fentry_file_open"
 	podprofProgLsmFileOpen    = "lsm_file_open"
+	podprofProgSysEnterRecord = "sys_enter_record"
 	podprofProgSysExitOpen    = "sys_exit_open"
 )
 
@@ -98,6 +105,7 @@ type podprofProgramSpecs struct {
 	Exec           *ebpf.ProgramSpec `ebpf:"exec"`
 	FentryFileOpen *ebpf.ProgramSpec `ebpf:"fentry_file_open"`
 	LsmFileOpen    *ebpf.ProgramSpec `ebpf:"lsm_file_open"`
+	SysEnterRecord *ebpf.ProgramSpec `ebpf:"sys_enter_record"`
 	SysExitOpen    *ebpf.ProgramSpec `ebpf:"sys_exit_open"`
 }
 
@@ -105,10 +113,11 @@ type podprofProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type podprofMapSpecs struct {
-	Containers *ebpf.MapSpec `ebpf:"containers"`
-	Events     *ebpf.MapSpec `ebpf:"events"`
-	Lost       *ebpf.MapSpec `ebpf:"lost"`
-	Scratch    *ebpf.MapSpec `ebpf:"scratch"`
+	Containers  *ebpf.MapSpec `ebpf:"containers"`
+	Events      *ebpf.MapSpec `ebpf:"events"`
+	Lost        *ebpf.MapSpec `ebpf:"lost"`
+	Scratch     *ebpf.MapSpec `ebpf:"scratch"`
+	SyscallSets *ebpf.MapSpec `ebpf:"syscall_sets"`
 }
 
 // podprofVariableSpecs contains global variables before they are loaded into the kernel.
@@ -137,10 +146,11 @@ func (o *podprofObjects) Close() error {
 //
 // It can be passed to loadPodprofObjects or ebpf.CollectionSpec.LoadAndAssign.
 type podprofMaps struct {
-	Containers *ebpf.Map `ebpf:"containers"`
-	Events     *ebpf.Map `ebpf:"events"`
-	Lost       *ebpf.Map `ebpf:"lost"`
-	Scratch    *ebpf.Map `ebpf:"scratch"`
+	Containers  *ebpf.Map `ebpf:"containers"`
+	Events      *ebpf.Map `ebpf:"events"`
+	Lost        *ebpf.Map `ebpf:"lost"`
+	Scratch     *ebpf.Map `ebpf:"scratch"`
+	SyscallSets *ebpf.Map `ebpf:"syscall_sets"`
 }
 
 func (m *podprofMaps) Close() error {
@@ -149,6 +159,7 @@ func (m *podprofMaps) Close() error {
 		m.Events,
 		m.Lost,
 		m.Scratch,
+		m.SyscallSets,
 	)
 }
 
@@ -165,6 +176,7 @@ type podprofPrograms struct {
 	Exec           *ebpf.Program `ebpf:"exec"`
 	FentryFileOpen *ebpf.Program `ebpf:"fentry_file_open"`
 	LsmFileOpen    *ebpf.Program `ebpf:"lsm_file_open"`
+	SysEnterRecord *ebpf.Program `ebpf:"sys_enter_record"`
 	SysExitOpen    *ebpf.Program `ebpf:"sys_exit_open"`
 }
 
@@ -173,6 +185,7 @@ func (p *podprofPrograms) Close() error {
 		p.Exec,
 		p.FentryFileOpen,
 		p.LsmFileOpen,
+		p.SysEnterRecord,
 		p.SysExitOpen,
 	)
 }

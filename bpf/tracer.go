@@ -49,6 +49,9 @@ type Result struct {
 	// Lost counts events the kernel could not hand over because the ring
 	// buffer was full: files that may be missing from Files.
 	Lost uint64
+	// Syscalls are the system calls the container's programs made, by
+	// ABI then number; only with RecordSyscalls.
+	Syscalls []Syscall
 }
 
 // Tracer holds the BPF programs, shared by every container it watches.
@@ -57,6 +60,7 @@ type Tracer struct {
 	coll      *ebpf.Collection
 	dedupSpec *ebpf.MapSpec // one map of this shape per container
 	links     []link.Link
+	syscalls  *syscallRecorder
 	reader    *ringbuf.Reader
 	loopWG    sync.WaitGroup
 
@@ -98,6 +102,7 @@ func load(mode Mode) (_ *Tracer, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the embedded BPF object: %w", err)
 	}
+	syscalls := newSyscallRecorder(spec)
 	progs := mode.programs()
 	for name := range spec.Programs {
 		if !contains(progs, name) {
@@ -112,6 +117,7 @@ func load(mode Mode) (_ *Tracer, err error) {
 		mode:       mode,
 		coll:       coll,
 		dedupSpec:  spec.Maps["containers"].InnerMap,
+		syscalls:   syscalls,
 		containers: make(map[uint32]*Container),
 	}
 	defer func() {
@@ -160,6 +166,7 @@ func (t *Tracer) Close() error {
 	}
 	t.containers = nil
 	t.mu.Unlock()
+	t.syscalls.close()
 	if t.coll != nil {
 		t.coll.Close()
 	}
@@ -176,6 +183,9 @@ type Container struct {
 	ns     *os.File // the mount namespace, held open while traced
 	dedup  *ebpf.Map
 
+	recordSyscalls    bool
+	recordingSyscalls bool // the kernel has the container's set
+
 	files  map[string]*File // guarded by tracer.mu
 	done   chan struct{}
 	result Result
@@ -185,12 +195,15 @@ type Container struct {
 // Watch starts recording the files opened in the mount namespace of pid,
 // the container's init process, until that process exits. Opens made by
 // the runtime before it execs the container's program are not recorded.
-func (t *Tracer) Watch(pid int) (*Container, error) {
+func (t *Tracer) Watch(pid int, opts ...WatchOption) (*Container, error) {
 	pidfd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
 		return nil, fmt.Errorf("opening process %d: %w", pid, err)
 	}
 	c := &Container{tracer: t, pid: pid, pidfd: pidfd, files: make(map[string]*File), done: make(chan struct{})}
+	for _, opt := range opts {
+		opt(c)
+	}
 	if err := c.register(); err != nil {
 		unix.Close(pidfd)
 		if c.ns != nil {
@@ -252,6 +265,13 @@ func (c *Container) register() error {
 		c.forget()
 		return fmt.Errorf("registering the mount namespace: %w", err)
 	}
+	if c.recordSyscalls {
+		if err := c.startSyscalls(); err != nil {
+			c.forget()
+			return err
+		}
+		c.recordingSyscalls = true
+	}
 	return nil
 }
 
@@ -304,6 +324,13 @@ func (c *Container) finish() {
 		err = fmt.Errorf("reading the lost-event counter: %w", lerr)
 	}
 	c.result.Lost = lost
+	if c.recordingSyscalls {
+		calls, serr := c.readSyscalls()
+		if err == nil {
+			err = serr
+		}
+		c.result.Syscalls = calls
+	}
 	c.end(err)
 }
 
@@ -341,6 +368,10 @@ func (c *Container) forgetLocked() {
 			t.coll.Maps["containers"].Delete(c.inum)
 			t.coll.Maps["lost"].Delete(c.inum)
 		}
+	}
+	if c.recordingSyscalls {
+		c.stopSyscalls()
+		c.recordingSyscalls = false
 	}
 	if c.dedup != nil {
 		c.dedup.Close()

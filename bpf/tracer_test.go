@@ -38,6 +38,9 @@ func TestMain(m *testing.M) {
 	if n := os.Getenv(loopEnv); n != "" {
 		os.Exit(openCloseLoop(n))
 	}
+	if calls := os.Getenv(syscallsEnv); calls != "" {
+		os.Exit(makeSyscalls(calls))
+	}
 	os.Exit(m.Run())
 }
 
@@ -112,7 +115,7 @@ func startFakeContainer(t *testing.T, tr *Tracer, dir, script string) (*Containe
 // startFake starts argv in a fake container of its own, watched by tr
 // unless tr is nil, and returns once argv is about to be exec'd. The rest
 // of argv's stdout is left in stdout.
-func startFake(t testing.TB, tr *Tracer, dir string, argv, env []string) (*Container, *exec.Cmd, io.Reader) {
+func startFake(t testing.TB, tr *Tracer, dir string, argv, env []string, opts ...WatchOption) (*Container, *exec.Cmd, io.Reader) {
 	t.Helper()
 	for _, d := range []string{"lower", "upper", "work", "merged"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
@@ -139,7 +142,7 @@ func startFake(t testing.TB, tr *Tracer, dir string, argv, env []string) (*Conta
 	}
 	var c *Container
 	if tr != nil {
-		if c, err = tr.Watch(cmd.Process.Pid); err != nil {
+		if c, err = tr.Watch(cmd.Process.Pid, opts...); err != nil {
 			t.Fatalf("watching the fake container: %v", err)
 		}
 	}
