@@ -20,6 +20,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 
+	"github.com/podprof/podprof/podmancmd"
 	"github.com/podprof/podprof/report"
 	"github.com/podprof/podprof/tracerd"
 )
@@ -174,13 +175,13 @@ func (lc *leakCheck) state() hostState {
 			continue
 		}
 		for _, owner := range owners {
-			if strings.Contains(cmdline, fmt.Sprintf("/%s%d-", tempDirPrefix, owner)) {
+			if strings.Contains(cmdline, fmt.Sprintf("/%s%d-", podmancmd.TempDirPrefix, owner)) {
 				s.Services++
 			}
 		}
 	}
 	for _, owner := range owners {
-		dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), fmt.Sprintf("%s%d-*", tempDirPrefix, owner)))
+		dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), fmt.Sprintf("%s%d-*", podmancmd.TempDirPrefix, owner)))
 		s.TempDirs += len(dirs)
 	}
 	out, err := exec.Command("podman", "ps", "-a", "-q", "--filter", "label="+faultsLabel).Output()
@@ -593,7 +594,7 @@ func TestFaultSIGKILL(t *testing.T) {
 	if !hasPath(p, "/etc/group") {
 		t.Errorf("the profile misses /etc/group, opened after podprof was killed")
 	}
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), fmt.Sprintf("%s%d-*", tempDirPrefix, r.cmd.Process.Pid)))
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), fmt.Sprintf("%s%d-*", podmancmd.TempDirPrefix, r.cmd.Process.Pid)))
 	// Another podprof run on this host may have removed it already.
 	if len(dirs) > 1 {
 		t.Errorf("the killed podprof left %d temporary dirs: %q", len(dirs), dirs)
@@ -725,7 +726,7 @@ func TestFaultServiceDies(t *testing.T) {
 // its socket in the run's temporary dir.
 func serviceOf(t *testing.T, owner int) int {
 	t.Helper()
-	prefix := filepath.Join(os.TempDir(), fmt.Sprintf("%s%d-", tempDirPrefix, owner))
+	prefix := filepath.Join(os.TempDir(), fmt.Sprintf("%s%d-", podmancmd.TempDirPrefix, owner))
 	for _, p := range scanProcs() {
 		for _, arg := range p.args {
 			if strings.HasPrefix(arg, "unix://"+prefix) && strings.HasSuffix(arg, "/podman.sock") {

@@ -251,7 +251,7 @@ func runWithService(cmd *cobra.Command, args []string, l runSetup, podmanRun fun
 	if err != nil {
 		return err
 	}
-	defer svc.close()
+	defer svc.Close()
 
 	conf := registry.PodmanConfig()
 	conf.URI = svc.URI
@@ -280,7 +280,7 @@ func runWithService(cmd *cobra.Command, args []string, l runSetup, podmanRun fun
 	}
 	runErr := podmanRun(cmd, args)
 	if runErr != nil {
-		if err := svc.lost(); err != nil {
+		if err := svc.Lost(); err != nil {
 			// podman-remote calls that 126, as if the command could not be
 			// run: it is podprof's own failure.
 			return podprofFailed(fmt.Errorf("%w; a container it started runs on, and its profile is written to %s when it ends", err, report.Printable(l.output)))
