@@ -476,6 +476,7 @@ struct {
 
 #define X32_SYSCALL_BIT 0x40000000
 #define TS_COMPAT 0x0002 // thread_info.status: a 32-bit system call is running
+#define SECCOMP_MODE_FILTER 2
 
 // sys_enter runs for every system call on the host while it is attached,
 // which the Go side does only while a traced container records its system
@@ -489,9 +490,10 @@ int BPF_PROG(sys_enter_record, struct pt_regs *regs, long id)
 	struct syscall_set *set = bpf_map_lookup_elem(&syscall_sets, &inum);
 	if (!set)
 		return 0;
-	// The runtime's own calls before it execs the workload are not the
-	// workload's: the profile adds the runtime's baseline instead.
-	if (!runs_container_code(task, ns))
+	// Of the runtime's own calls before it execs the workload, only those
+	// made under a seccomp filter (the recording run's, podman's default
+	// one) must pass the profile too: the rest are not the container's.
+	if (!runs_container_code(task, ns) && BPF_CORE_READ(task, seccomp.mode) != SECCOMP_MODE_FILTER)
 		return 0;
 
 	enum podprof_abi abi = PODPROF_ABI_X86_64;

@@ -37,6 +37,7 @@ type options struct {
 	format      string
 	tracer      string
 	untraceable string
+	seccomp     seccompOptions
 }
 
 func (o *options) define(flags *pflag.FlagSet) {
@@ -50,6 +51,7 @@ func (o *options) define(flags *pflag.FlagSet) {
 		"tracer mode: auto, lsm, fentry or tracepoint")
 	flags.StringVar(&o.untraceable, "podprof-untraceable", envOr("PODPROF_UNTRACEABLE", "fail"),
 		"where podprof can't trace (not root, a kernel that can't): fail, or run the container untraced as podman would")
+	o.seccomp.define(flags)
 }
 
 func (o *options) validate() error {
@@ -166,6 +168,11 @@ func runTraced(cmd *cobra.Command, args, runArgs []string, opts *options, global
 	if opts.tracer != "auto" {
 		l.annotations = append(l.annotations, tracerd.TracerAnnotation+"="+opts.tracer)
 	}
+	seccompAnnotations, err := opts.seccomp.annotations()
+	if err != nil {
+		return err
+	}
+	l.annotations = append(l.annotations, seccompAnnotations...)
 	l.annotations = append(l.annotations, tracerd.RunAnnotation+"="+tracerd.RunAnnotationValue(recordRun(cmd.Flags(), args)))
 	// Load the tracer while the container is created, so that its start
 	// does not wait for it.

@@ -61,22 +61,28 @@ func Hook(stdin io.Reader) error {
 // container starts: the path comes from whoever starts the container and
 // the hook runs as root.
 func CheckOutputPath(path string) error {
+	return checkWritable(path, ProfileAnnotation, "profile")
+}
+
+// checkWritable refuses a path, named by annotation, that a file written
+// when the container ends (what) could not go to.
+func checkWritable(path, annotation, what string) error {
 	if path == "" {
-		return fmt.Errorf("annotation %s is empty: set it to an absolute path for the profile", ProfileAnnotation)
+		return fmt.Errorf("annotation %s is empty: set it to an absolute path for the %s", annotation, what)
 	}
 	if !filepath.IsAbs(path) {
-		return fmt.Errorf("profile path %q is not absolute: set %s to an absolute path", path, ProfileAnnotation)
+		return fmt.Errorf("%s path %q is not absolute: set %s to an absolute path", what, path, annotation)
 	}
 	switch st, err := os.Stat(filepath.Dir(path)); {
 	case err != nil:
-		return fmt.Errorf("the directory of profile path %q does not exist: create it first", path)
+		return fmt.Errorf("the directory of %s path %q does not exist: create it first", what, path)
 	case !st.IsDir():
-		return fmt.Errorf("the directory of profile path %q is a file: choose another path", path)
+		return fmt.Errorf("the directory of %s path %q is a file: choose another path", what, path)
 	}
 	if st, err := os.Lstat(path); err == nil && !st.Mode().IsRegular() {
-		return fmt.Errorf("profile path %q exists and is not a regular file: choose another path", path)
+		return fmt.Errorf("%s path %q exists and is not a regular file: choose another path", what, path)
 	}
-	// The profile is written when the container ends: a directory that
+	// The file is written when the container ends: a directory that
 	// takes no new file (read-only file system...) must fail the start,
 	// not the write, after the workload ran for nothing.
 	probe, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
@@ -85,7 +91,7 @@ func CheckOutputPath(path string) error {
 		if errors.As(err, &pathErr) {
 			err = pathErr.Err
 		}
-		return fmt.Errorf("can't write profile path %q: its directory takes no new file (%v): choose another path", path, err)
+		return fmt.Errorf("can't write %s path %q: its directory takes no new file (%v): choose another path", what, path, err)
 	}
 	probe.Close()
 	os.Remove(probe.Name())

@@ -364,13 +364,13 @@ func (d *tracerd) handle(conn net.Conn) {
 		// Held until the client closes the connection.
 		conn.Read(make([]byte, 1))
 	case req.Watch != nil:
-		ctr, started, err := d.watch(req.Watch)
+		ctr, started, syscalls, err := d.watch(req.Watch)
 		if err == nil {
 			d.hold()
 			d.mu.Lock()
 			d.tracing[req.Watch.Annotations[ProfileAnnotation]]++
 			d.mu.Unlock()
-			go d.finish(req.Watch, ctr, started)
+			go d.finish(req.Watch, ctr, started, syscalls)
 		}
 		reply(err)
 	case req.Await != "":
@@ -385,21 +385,25 @@ func (d *tracerd) handle(conn net.Conn) {
 	}
 }
 
-func (d *tracerd) watch(state *rspec.State) (*bpf.Container, time.Time, error) {
+func (d *tracerd) watch(state *rspec.State) (*bpf.Container, time.Time, *seccompRequest, error) {
 	if err := CheckOutputPath(state.Annotations[ProfileAnnotation]); err != nil {
-		return nil, time.Time{}, err
+		return nil, time.Time{}, nil, err
+	}
+	syscalls, err := checkSeccomp(state.Annotations)
+	if err != nil {
+		return nil, time.Time{}, nil, err
 	}
 	if state.Pid <= 0 {
-		return nil, time.Time{}, errors.New("the container state has no pid: run the hook at the prestart or createRuntime stage")
+		return nil, time.Time{}, nil, errors.New("the container state has no pid: run the hook at the prestart or createRuntime stage")
 	}
 	started := time.Now()
-	ctr, err := d.tracer.Watch(state.Pid)
-	return ctr, started, err
+	ctr, err := d.tracer.Watch(state.Pid, syscalls.options()...)
+	return ctr, started, syscalls, err
 }
 
-// finish writes the container's profile once its init has exited, if its
-// command ever ran.
-func (d *tracerd) finish(state *rspec.State, ctr *bpf.Container, started time.Time) {
+// finish writes the container's profile, and its seccomp profile if asked,
+// once its init has exited, if its command ever ran.
+func (d *tracerd) finish(state *rspec.State, ctr *bpf.Container, started time.Time, syscalls *seccompRequest) {
 	defer d.release()
 	output := state.Annotations[ProfileAnnotation]
 	defer func() {
@@ -417,6 +421,9 @@ func (d *tracerd) finish(state *rspec.State, ctr *bpf.Container, started time.Ti
 		// (not found, not executable), which podman reports. A profile
 		// would only claim that a workload ran and used nothing.
 		return
+	}
+	if err == nil {
+		err = syscalls.write(res.Syscalls, d.log)
 	}
 	if err == nil {
 		container, image := imagestore.ContainerOfBundle(state.Bundle, state.ID)
