@@ -24,6 +24,10 @@ podprof adds these commands to podman:
   podprof report [--image IMAGE] [--format text|json|tree] PROFILE...
                   the summary of saved profiles (merged) against their image,
                   per layer, as a tree, or as a CI gate (see --help)
+  podprof slim [-t NAME[:TAG]] [--include PATH]... PROFILE...
+                  a smaller image with only the files the profiles' runs
+                  used (and what the runtime needs), verified by running
+                  the recorded runs again (see podprof slim --help)
   podprof explore [--image IMAGE] PROFILE...
                   browse the image's directories by share of bytes used
   podprof doctor  which tracer mode this machine supports, and why not others
@@ -41,15 +45,18 @@ func main() {
 	if len(args) > 0 {
 		command, rest = args[0], args[1:]
 	}
-	// Global flags may come before run: podprof --log-level=debug run ...
-	if strings.HasPrefix(command, "-") && slices.Contains(args, "run") {
-		if g, r, err := podmancmd.SplitGlobalFlags(args); err == nil && len(r) > 0 && r[0] == "run" {
-			command, global, rest = "run", g, r[1:]
+	// Podman's global flags may come before the commands that use podman:
+	// podprof --log-level=debug run ..., podprof --root DIR slim ...
+	if strings.HasPrefix(command, "-") && (slices.Contains(args, "run") || slices.Contains(args, "slim")) {
+		if g, r, err := podmancmd.SplitGlobalFlags(args); err == nil && len(r) > 0 && (r[0] == "run" || r[0] == "slim") {
+			command, global, rest = r[0], g, r[1:]
 		}
 	}
 	switch command {
 	case "run":
 		os.Exit(run.Main(global, rest))
+	case "slim":
+		os.Exit(cli.Slim(global, rest, os.Stdout, os.Stderr))
 	case "report":
 		os.Exit(cli.Report(rest, os.Stdout))
 	case "explore":

@@ -95,6 +95,21 @@ func (s Store) ResolveImage(name string) (string, error) {
 	return "", fmt.Errorf("image %s is not in the local store: pull or build it, or name another with --image", report.Printable(name))
 }
 
+// Named returns the id of the image that has exactly the name name
+// (registry/repository:tag, as podman stores names), or "".
+func (s Store) Named(name string) (string, error) {
+	var images []storageImage
+	if err := readJSON(filepath.Join(s.imagesDir(), "images.json"), &images); err != nil {
+		return "", err
+	}
+	for _, im := range images {
+		if slices.Contains(im.Names, name) {
+			return im.ID, nil
+		}
+	}
+	return "", nil
+}
+
 // Config returns the image's config JSON (the OCI or docker image config
 // its manifest points at), as pulled.
 func (s Store) Config(imageID string) ([]byte, error) {

@@ -135,6 +135,15 @@ func (img *Image) Resolve(p string) (*Node, error) {
 	return img.resolve(p, nil)
 }
 
+// ResolveLinks is Resolve that also returns the symbolic links it
+// followed on the way, in order: what must stay for p to lead to the same
+// file.
+func (img *Image) ResolveLinks(p string) (*Node, []*Node, error) {
+	var links []*Node
+	n, err := img.resolve(p, func(link *Node) { links = append(links, link) })
+	return n, links, err
+}
+
 // resolve is Resolve that also reports each symbolic link it follows, so
 // that a join can count the links a path went through as used.
 func (img *Image) resolve(p string, followed func(*Node)) (*Node, error) {

@@ -1,0 +1,262 @@
+package run
+
+import (
+	"archive/tar"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/podprof/podprof/report"
+	"github.com/podprof/podprof/slim"
+)
+
+// The demo workload prints a fixed date: a slim image is verified by
+// comparing its output with the original's, and wall-clock time would
+// differ between two runs.
+var demoWorkload = []string{"/bin/sh", "-c", "date -d @1700000000; cat /etc/os-release"}
+
+// slimOutput is podprof slim --format json.
+type slimOutput struct {
+	Original, Slim struct {
+		Name   string
+		ID     string
+		Bytes  int64
+		Files  int64
+		Layers int
+	}
+	Factor   float64
+	Verified []slim.Check
+}
+
+// profileRun runs args (podman run's, IMAGE COMMAND...) with podprof run
+// and returns the profile's path.
+func profileRun(t *testing.T, args ...string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "profile.json")
+	r := podprof(t, append([]string{"run", "--rm", "--podprof-output=" + out}, args...)...)
+	if r.code != 0 {
+		t.Fatalf("podprof run %q: exit %d\n%s", args, r.code, r.stderr)
+	}
+	return out
+}
+
+// slimImage runs podprof slim and reads its JSON; the image it makes is
+// removed when the test ends.
+func slimImage(t *testing.T, args ...string) slimOutput {
+	t.Helper()
+	r := podprof(t, append([]string{"slim", "--format", "json"}, args...)...)
+	if r.code != 0 {
+		t.Fatalf("podprof slim %q: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
+	}
+	var out slimOutput
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("podprof slim --format json: %v\n%s", err, r.stdout)
+	}
+	t.Cleanup(func() { exec.Command("podman", "rmi", "-f", out.Slim.ID).Run() })
+	return out
+}
+
+func imageIDs(t *testing.T) []string {
+	t.Helper()
+	r := runCmd(t, "podman", "images", "-a", "-q", "--no-trunc")
+	ids := strings.Fields(r.stdout)
+	slices.Sort(ids)
+	return ids
+}
+
+func TestSlimDemo(t *testing.T) {
+	requireImage(t, demoImage)
+	profile := profileRun(t, append([]string{demoImage}, demoWorkload...)...)
+	const tag = "localhost/podprof-test/slim-demo:1"
+	out := slimImage(t, "-t", tag, profile)
+	t.Logf("original %d bytes, %d files; slim %d bytes, %d files (%.1fx)", out.Original.Bytes, out.Original.Files, out.Slim.Bytes, out.Slim.Files, out.Factor)
+	if out.Slim.Name != tag || out.Slim.Layers != 1 || out.Slim.Bytes*5 > out.Original.Bytes {
+		t.Errorf("slim image %s: %d layers, %d of %d bytes; want %s, one layer, under 20%%", out.Slim.Name, out.Slim.Layers, out.Slim.Bytes, out.Original.Bytes, tag)
+	}
+	if len(out.Verified) != 1 || !out.Verified[0].OK() || !slices.Equal(out.Verified[0].Run.Command, demoWorkload) {
+		t.Errorf("verified %+v; want the recorded run, passed", out.Verified)
+	}
+
+	t.Run("runs like the original", func(t *testing.T) {
+		want := runCmd(t, "podman", append([]string{"run", "--rm", demoImage}, demoWorkload...)...)
+		got := runCmd(t, "podman", append([]string{"run", "--rm", tag}, demoWorkload...)...)
+		if got != want {
+			t.Errorf("slim image: %+v\noriginal: %+v", got, want)
+		}
+	})
+
+	t.Run("same config", func(t *testing.T) {
+		original, slimmed := inspectConfig(t, demoImage), inspectConfig(t, tag)
+		if from := slimmed.Labels[slim.FromLabel]; from != out.Original.ID {
+			t.Errorf("label %s=%q, want %s", slim.FromLabel, from, out.Original.ID)
+		}
+		delete(slimmed.Labels, slim.FromLabel)
+		if len(slimmed.Labels) == 0 && len(original.Labels) == 0 {
+			slimmed.Labels, original.Labels = nil, nil
+		}
+		if !reflect.DeepEqual(original, slimmed) {
+			t.Errorf("config of the slim image\n%+v\nof the original\n%+v", slimmed, original)
+		}
+	})
+
+	t.Run("same headers", func(t *testing.T) {
+		original, slimmed := exportHeaders(t, demoImage), exportHeaders(t, tag)
+		if len(slimmed) < 10 {
+			t.Fatalf("the slim image exports %d entries", len(slimmed))
+		}
+		for name, hdr := range slimmed {
+			if was, ok := original[name]; !ok {
+				t.Errorf("%s is in the slim image only", name)
+			} else if hdr != was {
+				t.Errorf("%s: slim %s, original %s", name, hdr, was)
+			}
+		}
+	})
+
+	t.Run("reproducible", func(t *testing.T) {
+		again := slimImage(t, "-t", "localhost/podprof-test/slim-demo:2", "--verify=false", profile)
+		if again.Slim.ID != out.Slim.ID {
+			t.Errorf("the same profile and image give image %s, then %s", out.Slim.ID, again.Slim.ID)
+		}
+		if len(again.Verified) != 0 {
+			t.Errorf("--verify=false verified %+v", again.Verified)
+		}
+	})
+}
+
+// TestSlimVerifyNamesAMissingFile is the negative control: without a file
+// the workload reads, the slim image must fail its verification, name the
+// file, and be gone.
+func TestSlimVerifyNamesAMissingFile(t *testing.T) {
+	requireImage(t, demoImage)
+	profile := profileRun(t, append([]string{demoImage}, demoWorkload...)...)
+	before := imageIDs(t)
+	r := podprof(t, "slim", "-t", "localhost/podprof-test/slim-broken:1", "--exclude", "/usr/lib/os-release", profile)
+	if r.code != 1 || !strings.Contains(r.stdout, "FAILED") || !strings.Contains(r.stdout, "missing /usr/lib/os-release") {
+		t.Errorf("slim without /usr/lib/os-release: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "--include") {
+		t.Errorf("the failure does not say what to do: %q", r.stderr)
+	}
+	if after := imageIDs(t); !slices.Equal(before, after) {
+		t.Errorf("a failed slim image stays in the store: images %q, were %q", after, before)
+	}
+}
+
+func TestSlimErrors(t *testing.T) {
+	requireImage(t, demoImage)
+	requireImage(t, busyboxImage)
+	demo := profileRun(t, append([]string{demoImage}, demoWorkload...)...)
+	busybox := profileRun(t, busyboxImage, "true")
+	lossy := filepath.Join(t.TempDir(), "lossy.json")
+	p, err := report.ReadProfile(demo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.LostEvents = 3
+	if err := report.WriteProfile(lossy, p); err != nil {
+		t.Fatal(err)
+	}
+	before := imageIDs(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{lossy}, "lost 3 events"},
+		{[]string{demo, busybox}, "the profiles are of different images"},
+		{[]string{"--image", busyboxImage, demo}, "is not the profiles' image"},
+		{[]string{"-t", demoImage, demo}, "exists: name the slim image with -t"},
+		{[]string{"-t", "Not/A:Name:!", demo}, "invalid image name"},
+		{[]string{"-t", "localhost/podprof-test/slim-never:1", "--include", "/no/such/file", demo}, "--include /no/such/file: matches nothing"},
+		{[]string{"--include-from", "/no/such/list", demo}, "--include-from"},
+		{[]string{"--format", "yaml", demo}, "invalid --format"},
+		{[]string{"/no/such/profile.json"}, "/no/such/profile.json"},
+	} {
+		r := podprof(t, append([]string{"slim"}, c.args...)...)
+		requireOneLineError(t, r, 125, c.want)
+	}
+	// As podman says it: the error, then where to look.
+	if r := podprof(t, "slim", "--no-such-flag"); r.code != 125 || r.stderr != "Error: unknown flag: --no-such-flag\nSee 'podprof slim --help'\n" {
+		t.Errorf("slim --no-such-flag: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r := podprof(t, "slim", "--force", "-t", "localhost/podprof-test/slim-lossy:1", "--verify=false", lossy); r.code != 0 {
+		t.Errorf("--force with a lossy profile: exit %d\n%s", r.code, r.stderr)
+	} else {
+		exec.Command("podman", "rmi", "localhost/podprof-test/slim-lossy:1").Run()
+	}
+	if after := imageIDs(t); !slices.Equal(before, after) {
+		t.Errorf("refused slims left images: %q, were %q", after, before)
+	}
+}
+
+// imageConfig is what podman image inspect shows of the fields a slim
+// image keeps.
+type imageConfig struct {
+	Entrypoint, Cmd, Env []string
+	WorkingDir, User     string
+	StopSignal           string
+	Labels               map[string]string
+	ExposedPorts         map[string]any
+	Volumes              map[string]any
+	Healthcheck          any
+}
+
+func inspectConfig(t *testing.T, image string) imageConfig {
+	t.Helper()
+	r := runCmd(t, "podman", "image", "inspect", "--format", "{{json .Config}}", image)
+	var c imageConfig
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &c) != nil {
+		t.Fatalf("podman image inspect %s: exit %d %s%s", image, r.code, r.stdout, r.stderr)
+	}
+	return c
+}
+
+// exportHeaders returns, per path, what podman export of a container of
+// image says of each entry; a hard link stands for the file it links to.
+func exportHeaders(t *testing.T, image string) map[string]string {
+	t.Helper()
+	create := runCmd(t, "podman", "create", image)
+	if create.code != 0 {
+		t.Fatalf("podman create %s: %s", image, create.stderr)
+	}
+	id := strings.TrimSpace(create.stdout)
+	defer exec.Command("podman", "rm", "-f", id).Run()
+	data, err := exec.Command("podman", "export", id).Output()
+	if err != nil {
+		t.Fatalf("podman export %s: %v", image, err)
+	}
+	headers := make(map[string]*tar.Header)
+	tr := tar.NewReader(bytes.NewReader(data))
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		headers[filepath.Clean("/"+hdr.Name)] = hdr
+	}
+	out := make(map[string]string, len(headers))
+	for name, hdr := range headers {
+		if hdr.Typeflag == tar.TypeLink {
+			hdr = headers[filepath.Clean("/"+hdr.Linkname)]
+		}
+		xattrs := make(map[string]string)
+		for k, v := range hdr.PAXRecords {
+			if strings.HasPrefix(k, "SCHILY.xattr.") {
+				xattrs[k] = v
+			}
+		}
+		out[name] = fmt.Sprintf("type %c mode %o uid %d gid %d size %d mtime %d link %q xattrs %v",
+			hdr.Typeflag, hdr.Mode, hdr.Uid, hdr.Gid, hdr.Size, hdr.ModTime.Unix(), hdr.Linkname, xattrs)
+	}
+	return out
+}
