@@ -199,10 +199,11 @@ apt_mirror() {
 	done
 }
 
-# Builds (once) the cached rootfs tarball $DEMO_TARBALL.
+# Builds (once) the cached rootfs tarball $1: debootstrap minbase, plus the
+# packages listed in $2 (comma-separated), if any.
 DEMO_TARBALL=$CACHE/debian-$SUITE-minbase.tar.zst
-demo_rootfs_tarball() {
-	local tarball=$DEMO_TARBALL mirror root t0
+rootfs_tarball() {
+	local tarball=$1 include=${2:+--include=$2} mirror root t0
 	if [ -s "$tarball" ]; then
 		log "images: using cached rootfs $tarball"
 		return
@@ -211,9 +212,9 @@ demo_rootfs_tarball() {
 	WORK=$(mktemp -d /tmp/podprof-setup.XXXXXX)
 	root=$WORK/rootfs
 	t0=$SECONDS
-	log "images: debootstrap --variant=minbase $SUITE ${mirror:-(debootstrap default mirror)} (takes a minute or two)"
-	# shellcheck disable=SC2086 # $mirror is empty or one word
-	debootstrap --variant=minbase "$SUITE" "$root" $mirror >"$WORK/debootstrap.log" 2>&1 || {
+	log "images: debootstrap --variant=minbase $include $SUITE ${mirror:-(debootstrap default mirror)} (takes a minute or two)"
+	# shellcheck disable=SC2086 # $include and $mirror are empty or one word
+	debootstrap --variant=minbase $include "$SUITE" "$root" $mirror >"$WORK/debootstrap.log" 2>&1 || {
 		tail -n 30 "$WORK/debootstrap.log" >&2
 		die "debootstrap failed"
 	}
@@ -226,7 +227,7 @@ demo_rootfs_tarball() {
 }
 
 build_demo() {
-	demo_rootfs_tarball
+	rootfs_tarball "$DEMO_TARBALL"
 	zstd -q -dc "$DEMO_TARBALL" |
 		podman import --quiet \
 			--change 'CMD=["/bin/bash"]' \
@@ -246,6 +247,40 @@ if image_current "$DEMO_IMAGE" "$DEMO_RECIPE"; then
 else
 	log "images: building $DEMO_IMAGE"
 	build_demo
+fi
+
+# The seccomp tests' workloads beside the demo's shell (issue 15): Python,
+# and nginx with curl as its client.
+WORKLOADS_IMAGE=localhost/podprof-test/workloads:bookworm
+WORKLOADS_PACKAGES=python3-minimal,nginx-light,curl
+WORKLOADS_RECIPE="debootstrap-minbase-$SUITE+$WORKLOADS_PACKAGES-v1"
+WORKLOADS_TARBALL=$CACHE/debian-$SUITE-minbase-workloads.tar.zst
+if image_current "$WORKLOADS_IMAGE" "$WORKLOADS_RECIPE"; then
+	log "images: $WORKLOADS_IMAGE present"
+else
+	log "images: building $WORKLOADS_IMAGE"
+	rootfs_tarball "$WORKLOADS_TARBALL" "$WORKLOADS_PACKAGES"
+	zstd -q -dc "$WORKLOADS_TARBALL" |
+		podman import --quiet \
+			--change 'CMD=["/bin/bash"]' \
+			--change "ENV=$PATH_ENV" \
+			--change "LABEL=$RECIPE_LABEL=$WORKLOADS_RECIPE" \
+			- "$WORKLOADS_IMAGE" >/dev/null
+fi
+
+# The slim tests' web server, built on the workloads image from
+# contrib/images/nginx, docker format for its healthcheck (USER by name,
+# WORKDIR, VOLUME, EXPOSE, STOPSIGNAL,
+# HEALTHCHECK); rebuilt when its files or its base change.
+NGINX_IMAGE=localhost/podprof-test/nginx:bookworm
+NGINX_DIR=$(dirname "$0")/images/nginx
+NGINX_RECIPE="$(cat "$NGINX_DIR"/* | sha256sum | cut -c1-16)+$(podman image inspect --format '{{.Id}}' "$WORKLOADS_IMAGE" | cut -c1-16)"
+if image_current "$NGINX_IMAGE" "$NGINX_RECIPE"; then
+	log "images: $NGINX_IMAGE present"
+else
+	log "images: building $NGINX_IMAGE"
+	podman build --quiet --pull=never --format docker --label "$RECIPE_LABEL=$NGINX_RECIPE" -t "$NGINX_IMAGE" "$NGINX_DIR" >/dev/null ||
+		die "podman build $NGINX_DIR failed"
 fi
 
 # --- 5. smoke test ------------------------------------------------------------
