@@ -30,6 +30,8 @@ podprof adds these commands to podman:
                   the recorded runs again (see podprof slim --help)
   podprof explore [--image IMAGE] PROFILE...
                   browse the image's directories by share of bytes used
+  podprof seccomp [-o FILE] PROFILE...
+                  merge seccomp profiles of several runs (podprof run --podprof-seccomp)
   podprof doctor  which tracer mode this machine supports, and why not others
   podprof hook    the OCI hook for containers annotated
                   io.podprof.profile=/abs/path.json (reads OCI state on stdin)
@@ -61,6 +63,8 @@ func main() {
 		os.Exit(cli.Report(rest, os.Stdout))
 	case "explore":
 		os.Exit(cli.Explore(rest))
+	case "seccomp":
+		os.Exit(cli.Seccomp(rest, os.Stdout))
 	case "doctor":
 		os.Exit(cli.Doctor(os.Stdout))
 	case "hook":

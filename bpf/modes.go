@@ -154,10 +154,14 @@ type ModeStatus struct {
 	Mode   Mode
 	Err    error // nil: this mode loads and attaches here
 	Chosen bool  // the mode New("") picks
+	// Syscalls is nil when RecordSyscalls works in this mode; meaningless
+	// where the mode itself does not.
+	Syscalls error
 }
 
-// Probe loads and attaches each mode in turn, then unloads it, and reports
-// which ones work and why the others don't.
+// Probe loads and attaches each mode in turn, with the system call
+// program, then unloads it, and reports which ones work and why the others
+// don't.
 func Probe() []ModeStatus {
 	var out []ModeStatus
 	chosen := false
@@ -168,6 +172,7 @@ func Probe() []ModeStatus {
 		} else if t, err := load(m); err != nil {
 			st.Err = err
 		} else {
+			st.Syscalls = t.ProbeSyscalls()
 			t.Close()
 			st.Chosen = !chosen
 			chosen = true

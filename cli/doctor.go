@@ -31,10 +31,10 @@ func Doctor(w io.Writer) int {
 	for _, st := range bpf.Probe() {
 		switch {
 		case st.Chosen:
-			fmt.Fprintf(w, "%-11s active\n", st.Mode+":")
+			fmt.Fprintf(w, "%-11s active; %s\n", st.Mode+":", syscallRecording(st.Syscalls))
 			code = 0
 		case st.Err == nil:
-			fmt.Fprintf(w, "%-11s available\n", st.Mode+":")
+			fmt.Fprintf(w, "%-11s available; %s\n", st.Mode+":", syscallRecording(st.Syscalls))
 		default:
 			fmt.Fprintf(w, "%-11s unavailable: %v\n", st.Mode+":", st.Err)
 		}
@@ -56,4 +56,12 @@ func privileges() string {
 		return "root"
 	}
 	return fmt.Sprintf("uid %d, not root: tracing needs root (CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE at least)", os.Geteuid())
+}
+
+// syscallRecording says whether --podprof-seccomp works in a mode.
+func syscallRecording(err error) string {
+	if err != nil {
+		return "system calls (--podprof-seccomp): unavailable: " + err.Error()
+	}
+	return "system calls (--podprof-seccomp): recorded"
 }

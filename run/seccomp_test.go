@@ -204,3 +204,39 @@ func TestSeccompRefusesBadInput(t *testing.T) {
 		t.Errorf("relative annotation: exit %d, stdout %q, stderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestSeccompMergeAndBase: podprof seccomp unites two runs' profiles, and
+// --podprof-seccomp-base starts a run's profile from another: both allow
+// each run's own calls, and the first workload replays under the merge.
+func TestSeccompMergeAndBase(t *testing.T) {
+	requireRoot(t)
+	requireImage(t, busyboxImage)
+	dir := t.TempDir()
+	record := func(name, script string, extra ...string) string {
+		out := filepath.Join(dir, name+"-seccomp.json")
+		args := append([]string{"run", "--rm", "--podprof-output=" + filepath.Join(dir, name+".json"), "--podprof-seccomp=" + out}, extra...)
+		if r := podprof(t, append(args, busyboxImage, "sh", "-c", script)...); r.code != 0 {
+			t.Fatalf("%s: exit %d, stderr:\n%s", name, r.code, r.stderr)
+		}
+		return out
+	}
+	syncs := record("sync", "sync")
+	dirs := record("dirs", "mkdir /tmp/d && rmdir /tmp/d")
+	based := record("based", "mkdir /tmp/d && rmdir /tmp/d", "--podprof-seccomp-base="+syncs)
+	merged := filepath.Join(dir, "merged.json")
+	if r := podprof(t, "seccomp", "-o", merged, syncs, dirs); r.code != 0 || r.stderr != "" {
+		t.Fatalf("podprof seccomp: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	for _, path := range []string{merged, based} {
+		names := seccompNames(t, path)
+		for _, want := range []string{"sync", "mkdir", "rmdir"} {
+			if !slices.Contains(names, want) {
+				t.Errorf("%s does not allow %s", filepath.Base(path), want)
+			}
+		}
+	}
+	r := runCmd(t, "podman", "run", "--rm", "--security-opt", "seccomp="+merged, busyboxImage, "sh", "-c", "sync && echo synced")
+	if r.code != 0 || r.stdout != "synced\n" {
+		t.Errorf("under the merged profile: exit %d, stdout %q, stderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+}
