@@ -1,6 +1,7 @@
 # podprof Makefile. Targets:
 #   build (default)  ./podprof, static (CGO_ENABLED=0); no clang needed
-#   generate         regenerate the BPF objects (go generate ./bpf; needs clang)
+#   generate         regenerate the BPF objects (go generate ./bpf; needs clang) and the
+#                    system call name table (go generate ./seccomp; needs scmp_sys_resolver)
 #   setup            contrib/setup.sh: packages, mounts, containers.conf, test images
 #   demo             setup + build + profile a command in the demo image
 #   test             setup + build + go test (all packages) + test-podman5 + test-kernels + fuzz
@@ -47,7 +48,7 @@ build:
 	$(GO) build -tags "$(GO_TAGS)" -o podprof .
 
 generate:
-	$(GO) generate ./bpf
+	$(GO) generate ./bpf ./seccomp
 
 setup:
 	bash contrib/setup.sh

@@ -37,6 +37,8 @@ PACKAGES=(
 	podman runc conmon
 	# BPF build (clang/llvm only for `make generate`)
 	clang llvm bpftool libbpf-dev
+	# libseccomp's scmp_sys_resolver, for `go generate ./seccomp`
+	seccomp
 	# kernel test matrix
 	qemu-system-x86 cpio zstd xz-utils
 	# test and demo images
@@ -269,9 +271,9 @@ else
 fi
 
 # The slim tests' web server, built on the workloads image from
-# contrib/images/nginx, docker format for its healthcheck (USER by name,
-# WORKDIR, VOLUME, EXPOSE, STOPSIGNAL,
-# HEALTHCHECK); rebuilt when its files or its base change.
+# contrib/images/nginx (USER by name, WORKDIR, VOLUME, EXPOSE, STOPSIGNAL,
+# HEALTHCHECK, which only the docker format keeps); rebuilt when its files
+# or its base change.
 NGINX_IMAGE=localhost/podprof-test/nginx:bookworm
 NGINX_DIR=$(dirname "$0")/images/nginx
 NGINX_RECIPE="$(cat "$NGINX_DIR"/* | sha256sum | cut -c1-16)+$(podman image inspect --format '{{.Id}}' "$WORKLOADS_IMAGE" | cut -c1-16)"
