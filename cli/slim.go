@@ -54,7 +54,7 @@ func (o *slimOptions) define(flags *pflag.FlagSet) {
 	flags.StringVar(&o.includeFrom, "include-from", "", "also keep the paths or globs listed in `FILE`, one a line (# comments)")
 	flags.StringArrayVar(&o.exclude, "exclude", nil, "never keep `PATH` (or glob), with all it holds, though a profile used it; repeatable")
 	flags.BoolVar(&o.verify, "verify", true, "run each recorded run again in the original and the slim image, traced, and compare them (when the profiles record how they ran)")
-	flags.DurationVar(&o.verifyTimeout, "verify-timeout", 5*time.Minute, "stop a verifying run after `DURATION`: verify services by hand")
+	flags.DurationVar(&o.verifyTimeout, "verify-timeout", 5*time.Minute, "stop a verifying run after `DURATION` and compare what it did until then (for services)")
 	flags.BoolVar(&o.force, "force", false, "build from profiles that lost events (the image may lack files the workload needs)")
 	flags.BoolVar(&o.replace, "replace", false, "move the name to the slim image if an image has it")
 	flags.StringVar(&o.format, "format", "text", "text or json")
@@ -321,8 +321,8 @@ func sameRun(a, b *report.RunRecord) bool {
 }
 
 // podprofRerun runs a recorded run with this podprof's run, traced, stdin
-// empty, stopping it (SIGTERM, which podprof run passes to the container)
-// after timeout.
+// empty, and stops it after timeout (SIGTERM, which podprof run passes to
+// the container): a service is compared by what it did until then.
 func podprofRerun(globalFlags []string, dir string, timeout time.Duration) slim.Rerun {
 	runs := 0
 	return func(ctx context.Context, imageID string, run *report.RunRecord) (*slim.RunResult, error) {
@@ -341,15 +341,12 @@ func podprofRerun(globalFlags []string, dir string, timeout time.Duration) slim.
 		cmd.WaitDelay = 15 * time.Second
 		var out, errOut bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errOut
-		err = cmd.Run()
+		// Stopped, a run that exits 0 still has the context's error.
 		var exit *exec.ExitError
-		switch {
-		case ctx.Err() != nil:
-			return nil, fmt.Errorf("it did not exit within %s (--verify-timeout): verify a service by hand, and pass --verify=false", timeout)
-		case err != nil && !errors.As(err, &exit):
+		if err := cmd.Run(); err != nil && ctx.Err() == nil && !errors.As(err, &exit) {
 			return nil, err
 		}
-		result := &slim.RunResult{ExitCode: cmd.ProcessState.ExitCode(), Stdout: out.Bytes()}
+		result := &slim.RunResult{ExitCode: cmd.ProcessState.ExitCode(), Stdout: out.Bytes(), Stderr: errOut.Bytes(), Stopped: ctx.Err() != nil}
 		result.Profile, err = report.ReadProfile(profile)
 		if err != nil && result.ExitCode == exitError {
 			// podprof run's own failure, not the container's exit code.
@@ -413,14 +410,20 @@ func (r *slimResult) writeText(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "%.1fx smaller: %s (%.12s) from %s (%.12s)\n", r.Factor, report.Printable(r.Slim.Name), r.Slim.ID, report.Printable(r.Original.Name), r.Original.ID)
 	for _, c := range r.Checks {
-		verdict := "same exit code and output, no file missing"
+		verdict := "same exit code, output and errors, no file missing"
 		if !c.OK() {
 			var problems []string
+			if c.Stopped != c.SlimStopped {
+				problems = append(problems, fmt.Sprintf("stopped after --verify-timeout: original %v, slim %v", c.Stopped, c.SlimStopped))
+			}
 			if c.ExitCode != c.SlimExitCode {
 				problems = append(problems, fmt.Sprintf("exit code %d, not %d", c.SlimExitCode, c.ExitCode))
 			}
 			if !c.SameStdout {
 				problems = append(problems, "other output ("+c.StdoutDiff+")")
+			}
+			if !c.SameStderr {
+				problems = append(problems, "other errors ("+c.StderrDiff+")")
 			}
 			if len(c.Missing) > 0 {
 				quoted := make([]string, len(c.Missing))
@@ -431,7 +434,11 @@ func (r *slimResult) writeText(w io.Writer) error {
 			}
 			verdict = "FAILED: " + strings.Join(problems, "; ")
 		}
-		fmt.Fprintf(w, "verified %q (exit %d): %s\n", c.Run.Command, c.ExitCode, verdict)
+		ended := fmt.Sprintf("exit %d", c.ExitCode)
+		if c.Stopped {
+			ended = fmt.Sprintf("stopped after --verify-timeout, exit %d", c.ExitCode)
+		}
+		fmt.Fprintf(w, "verified %q (%s): %s\n", c.Run.Command, ended, verdict)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/podprof/podprof/report"
 	"github.com/podprof/podprof/slim"
@@ -194,6 +195,102 @@ func TestSlimErrors(t *testing.T) {
 	if after := imageIDs(t); !slices.Equal(before, after) {
 		t.Errorf("refused slims left images: %q, were %q", after, before)
 	}
+}
+
+// nginxImage is contrib/images/nginx, built by make setup.
+const nginxImage = "localhost/podprof-test/nginx:bookworm"
+
+// TestSlimPython: an interpreter that imports modules by name, some of
+// them shared libraries it dlopens, and uses cached bytecode.
+func TestSlimPython(t *testing.T) {
+	requireImage(t, workloadsImage)
+	// python3-minimal's standard library; hashlib loads _hashlib.so.
+	script := `import base64, hashlib, ipaddress, configparser, csv, io, email.message, urllib.parse, random
+m = email.message.EmailMessage(); m["Subject"] = "podprof"
+c = configparser.ConfigParser(); c.read_string("[a]\nb = 1\n")
+w = io.StringIO(); csv.writer(w).writerow(["x", 1])
+random.seed(7)
+print(base64.b64encode(b"podprof").decode(), hashlib.sha256(b"x").hexdigest()[:8], ipaddress.ip_network("10.0.0.0/30").num_addresses,
+	c["a"]["b"], w.getvalue().strip(), urllib.parse.quote("a b"), random.randint(1, 1000), m["Subject"])`
+	command := []string{"python3", "-c", script}
+	profile := profileRun(t, append([]string{workloadsImage}, command...)...)
+	out := slimImage(t, "-t", "localhost/podprof-test/slim-python:1", profile)
+	t.Logf("original %d bytes, %d files; slim %d bytes, %d files (%.1fx)", out.Original.Bytes, out.Original.Files, out.Slim.Bytes, out.Slim.Files, out.Factor)
+	if len(out.Verified) != 1 || !out.Verified[0].OK() {
+		t.Errorf("verified %+v", out.Verified)
+	}
+	want := runCmd(t, "podman", append([]string{"run", "--rm", workloadsImage}, command...)...)
+	got := runCmd(t, "podman", append([]string{"run", "--rm", out.Slim.ID}, command...)...)
+	if got != want || want.code != 0 || !strings.HasSuffix(want.stdout, " podprof\n") {
+		t.Errorf("slim image: %+v\noriginal: %+v", got, want)
+	}
+}
+
+// TestSlimNginx: a service run by a user given by name, with a non-root
+// worker, serving a page to curl run with podman exec.
+func TestSlimNginx(t *testing.T) {
+	requireImage(t, nginxImage)
+	original := serveOnce(t, nginxImage)
+	// A service runs until stopped: verification stops it after its time
+	// in both images and compares what they did until then.
+	out := slimImage(t, "-t", "localhost/podprof-test/slim-nginx:1", "--verify-timeout", "3s", original.profile)
+	t.Logf("original %d bytes, %d files; slim %d bytes, %d files (%.1fx)", out.Original.Bytes, out.Original.Files, out.Slim.Bytes, out.Slim.Files, out.Factor)
+	if out.Slim.Bytes*5 > out.Original.Bytes {
+		t.Errorf("slim image: %d of %d bytes, want under 20%%", out.Slim.Bytes, out.Original.Bytes)
+	}
+	if len(out.Verified) != 1 || !out.Verified[0].OK() || !out.Verified[0].Stopped {
+		t.Errorf("verified %+v; want a run stopped after its time, passed", out.Verified)
+	}
+	slimmed := serveOnce(t, out.Slim.ID)
+	if slimmed.page != original.page || slimmed.exitCode != original.exitCode || slimmed.logs != original.logs || slimmed.users != original.users {
+		t.Errorf("slim image served %+v\noriginal %+v", slimmed, original)
+	}
+	if want := "www-data\nwww-data\n"; original.users != want {
+		t.Errorf("nginx ran as %q, want %q: the test image is not what it should be", original.users, want)
+	}
+	if a, b := inspectConfig(t, nginxImage), inspectConfig(t, out.Slim.ID); a.User != b.User || a.WorkingDir != b.WorkingDir || a.StopSignal != b.StopSignal ||
+		!reflect.DeepEqual(a.ExposedPorts, b.ExposedPorts) || !reflect.DeepEqual(a.Volumes, b.Volumes) || !reflect.DeepEqual(a.Healthcheck, b.Healthcheck) ||
+		!slices.Equal(a.Entrypoint, b.Entrypoint) || !slices.Equal(a.Cmd, b.Cmd) {
+		t.Errorf("config of the slim image\n%+v\nof the original\n%+v", b, a)
+	}
+}
+
+// served is what one traced nginx container did.
+type served struct {
+	page, logs, users string
+	exitCode          string
+	profile           string
+}
+
+// serveOnce runs image's nginx traced, fetches its page with curl inside
+// the container, and stops it.
+func serveOnce(t *testing.T, image string) served {
+	t.Helper()
+	s := served{profile: filepath.Join(t.TempDir(), "profile.json")}
+	name := fmt.Sprintf("podprof-slim-nginx-%d", time.Now().UnixNano())
+	if r := podprof(t, "run", "-d", "--name", name, "--podprof-output="+s.profile, image); r.code != 0 {
+		t.Fatalf("podprof run -d %s: exit %d\n%s", image, r.code, r.stderr)
+	}
+	defer exec.Command("podman", "rm", "-f", name).Run()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		r := runCmd(t, "podman", "exec", name, "curl", "-fsS", "http://127.0.0.1:8080/")
+		if r.code == 0 {
+			s.page = r.stdout
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nginx in %s never served its page: %s", image, r.stderr)
+		}
+	}
+	s.users = runCmd(t, "podman", "top", name, "user").stdout
+	s.users = strings.Join(strings.Fields(s.users)[1:], "\n") + "\n"
+	if r := runCmd(t, "podman", "stop", name); r.code != 0 {
+		t.Fatalf("podman stop: %s", r.stderr)
+	}
+	s.exitCode = strings.TrimSpace(runCmd(t, "podman", "inspect", "--format", "{{.State.ExitCode}}", name).stdout)
+	s.logs = runCmd(t, "podman", "logs", name).stderr
+	waitProfile(t, s.profile)
+	return s
 }
 
 // imageConfig is what podman image inspect shows of the fields a slim

@@ -7,6 +7,7 @@ package slim
 import (
 	"fmt"
 	"path"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -54,6 +55,11 @@ func Select(u *report.Usage, needs Needs) (*Selection, error) {
 		}
 		return true
 	})
+	for n := range s.keep {
+		for _, stated := range statedByPython(n) {
+			s.keep[stated] = true
+		}
+	}
 	for _, p := range runtimeFiles {
 		s.keepPath(p, false)
 	}
@@ -91,6 +97,35 @@ func Select(u *report.Usage, needs Needs) (*Selection, error) {
 	}
 	return s, nil
 }
+
+// statedByPython are the files Python needs beside n, a used name, that
+// it only stats, which no tracer sees:
+//   - the source of cached bytecode (DIR/__pycache__/NAME.TAG[.opt-N].pyc):
+//     Python opens the cached file only, but uses it only beside its
+//     source (PEP 3147), and without it the import fails;
+//   - the landmarks by which it finds its standard library from a used
+//     lib/pythonX.Y: os.py and lib-dynload, which it looks for before
+//     importing anything (os itself is frozen into the interpreter).
+func statedByPython(n *report.Node) []*report.Node {
+	var stated []*report.Node
+	keep := func(c *report.Node) {
+		if c != nil {
+			stated = append(stated, c)
+		}
+	}
+	switch {
+	case n.Kind == report.Regular && n.Parent != nil && n.Parent.Name == "__pycache__" && n.Parent.Parent != nil && strings.HasSuffix(n.Name, ".pyc"):
+		if module, _, found := strings.Cut(n.Name, "."); found {
+			keep(n.Parent.Parent.Child(module + ".py"))
+		}
+	case n.Kind == report.Dir && n.Parent != nil && n.Parent.Name == "lib" && pythonLibDir.MatchString(n.Name):
+		keep(n.Child("os.py"))
+		keep(n.Child("lib-dynload"))
+	}
+	return stated
+}
+
+var pythonLibDir = regexp.MustCompile(`^python\d+\.\d+$`)
 
 // keepPath keeps what p names, the links on the way to it, and with
 // subtree everything under it. A path the image lacks keeps nothing: the

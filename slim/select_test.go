@@ -112,6 +112,24 @@ func TestSelectNeeds(t *testing.T) {
 	}
 }
 
+func TestSelectKeepsWhatPythonStats(t *testing.T) {
+	img := testImage(t, "d lib", "d lib/python3.11", "f lib/python3.11/os.py src", "d lib/python3.11/lib-dynload", "f lib/python3.11/lib-dynload/x.so so",
+		"f lib/python3.11/json.py src", "f lib/python3.11/re.py src", "f lib/python3.11/unused.py src", "d lib/python3.11/__pycache__",
+		"f lib/python3.11/__pycache__/json.cpython-311.pyc bc", "f lib/python3.11/__pycache__/re.cpython-311.opt-1.pyc bc",
+		"f lib/python3.11/__pycache__/gone.cpython-311.pyc bc", "f lib/python3.11/__pycache__/unused.cpython-311.pyc bc")
+	pycache := "/lib/python3.11/__pycache__/"
+	u := report.Join(img, profileOf(pycache+"json.cpython-311.pyc", pycache+"re.cpython-311.opt-1.pyc", pycache+"gone.cpython-311.pyc"))
+	sel, err := Select(u, Needs{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"/lib", "/lib/python3.11", "/lib/python3.11/__pycache__", pycache + "gone.cpython-311.pyc", pycache + "json.cpython-311.pyc",
+		pycache + "re.cpython-311.opt-1.pyc", "/lib/python3.11/json.py", "/lib/python3.11/lib-dynload", "/lib/python3.11/os.py", "/lib/python3.11/re.py"}
+	if got := sel.Paths(); !slices.Equal(got, want) {
+		t.Errorf("kept %q, want %q", got, want)
+	}
+}
+
 func TestSelectRefusesPatternsThatMatchNothing(t *testing.T) {
 	img := testImage(t, sampleEntries...)
 	u := report.Join(img, profileOf("/usr/bin/dash"))

@@ -15,9 +15,12 @@ type Rerun func(ctx context.Context, imageID string, run *report.RunRecord) (*Ru
 
 // RunResult is what one traced run did.
 type RunResult struct {
-	ExitCode int
-	Stdout   []byte
+	ExitCode       int
+	Stdout, Stderr []byte
 	Profile  *report.Profile
+	// Stopped: the run was still going after its time (a service), and
+	// was stopped; what it did until then is compared.
+	Stopped bool
 }
 
 // A Check compares one recorded run in the original image with the same
@@ -26,9 +29,15 @@ type Check struct {
 	Run          *report.RunRecord `json:"run"`
 	ExitCode     int               `json:"exit_code"`      // in the original image
 	SlimExitCode int               `json:"slim_exit_code"` // in the slim image
-	SameStdout   bool              `json:"same_stdout"`
-	// StdoutDiff says where the outputs part, when they do.
+	// Stopped, SlimStopped: the run outlived --verify-timeout and was
+	// stopped.
+	Stopped     bool `json:"stopped"`
+	SlimStopped bool `json:"slim_stopped"`
+	SameStdout  bool `json:"same_stdout"`
+	SameStderr  bool `json:"same_stderr"`
+	// StdoutDiff, StderrDiff say where the outputs part, when they do.
 	StdoutDiff string `json:"stdout_diff,omitempty"`
+	StderrDiff string `json:"stderr_diff,omitempty"`
 	// Missing are the files of the original image that the original run
 	// opened and the slim image lacks.
 	Missing []string `json:"missing"`
@@ -36,7 +45,7 @@ type Check struct {
 
 // OK says whether the slim image ran as the original did.
 func (c *Check) OK() bool {
-	return c.ExitCode == c.SlimExitCode && c.SameStdout && len(c.Missing) == 0
+	return c.ExitCode == c.SlimExitCode && c.Stopped == c.SlimStopped && c.SameStdout && c.SameStderr && len(c.Missing) == 0
 }
 
 // Verify runs each recorded run in the original image and in the slim one,
@@ -54,10 +63,14 @@ func Verify(ctx context.Context, rerun Rerun, original *report.Image, originalID
 		if err != nil {
 			return nil, fmt.Errorf("running %s in the slim image: %w", describeRun(run), err)
 		}
-		c := Check{Run: run, ExitCode: before.ExitCode, SlimExitCode: after.ExitCode, Missing: []string{}}
+		c := Check{Run: run, ExitCode: before.ExitCode, SlimExitCode: after.ExitCode, Stopped: before.Stopped, SlimStopped: after.Stopped, Missing: []string{}}
 		c.SameStdout = bytes.Equal(before.Stdout, after.Stdout)
 		if !c.SameStdout {
 			c.StdoutDiff = firstDifference(before.Stdout, after.Stdout)
+		}
+		c.SameStderr = bytes.Equal(before.Stderr, after.Stderr)
+		if !c.SameStderr {
+			c.StderrDiff = firstDifference(before.Stderr, after.Stderr)
 		}
 		if before.Profile != nil {
 			c.Missing = missingFiles(original, slim.Tree, before.Profile)
@@ -104,5 +117,8 @@ func firstDifference(a, b []byte) string {
 
 // describeRun is the recorded command line, for messages.
 func describeRun(run *report.RunRecord) string {
+	if len(run.Command) == 0 {
+		return "the image's command"
+	}
 	return fmt.Sprintf("%q", run.Command) // %q escapes what the user typed
 }
