@@ -70,7 +70,7 @@ func main() {
 	flag.StringVar(&cfg.goTool, "go", defaultGo(), "the go command, to build the workload program")
 	flag.StringVar(&cfg.results, "results", "", "write the results as JSON to `PATH`")
 	flag.StringVar(&cfg.markdown, "markdown", "", "update the generated part of `BENCHMARKS.md`")
-	flag.StringVar(&cfg.only, "only", "", "run only these phases (start,opens,hosttax,burst,report,kernels); the others' results are kept from -results")
+	flag.StringVar(&cfg.only, "only", "", "run only these phases (start,opens,hosttax,burst,report,slim,kernels); the others' results are kept from -results")
 	burstFiles := flag.Int("burst-files", 0, "files in a burst, instead of the mode's (development)")
 	flag.Parse()
 	if cfg.quick {
@@ -213,6 +213,7 @@ func (b *bench) run(ctx context.Context) error {
 		{"hosttax", b.benchHostTax},
 		{"burst", b.benchBurst},
 		{"report", b.benchReport},
+		{"slim", b.benchSlim},
 		{"kernels", b.benchKernels},
 	}
 	for _, p := range phases {
@@ -279,6 +280,8 @@ func (b *bench) mergeInto(prev Results) Results {
 			prev.Bursts, prev.Memory, prev.BurstProfile = now.Bursts, now.Memory, now.BurstProfile
 		case "report":
 			prev.Reports = now.Reports
+		case "slim":
+			prev.Slims = now.Slims
 		case "kernels":
 			prev.Kernels = now.Kernels
 		}

@@ -125,6 +125,15 @@ func (b *bench) rows() [][]string {
 			"", "",
 		})
 	}
+	for _, sl := range r.Slims {
+		g, met := goal("slim " + sl.Image)
+		rows = append(rows, []string{
+			fmt.Sprintf("slim %s (%s, %d files)", sl.Image, humanBytes(sl.OriginalBytes), sl.OriginalFiles),
+			"", "build+load " + fmtStat(sl.Build, secs),
+			fmt.Sprintf("%s, %d files: %.1fx smaller", humanBytes(sl.SlimBytes), sl.SlimFiles, sl.Factor),
+			g, met,
+		})
+	}
 	for _, rep := range r.Reports {
 		g, met := goal("report " + rep.Image)
 		rows = append(rows, []string{
@@ -338,6 +347,14 @@ func (b *bench) markdown() string {
 		}
 		sb.WriteString(mdRow([]string{"**total**", fmtStat(rep.Total, msec)}))
 		sb.WriteString(mdRow([]string{"`podman image save` piped to a tar header reader", fmt.Sprintf("%s (%d layer entries, %s)", fmtStat(rep.Save, msec), rep.SaveEntries, humanBytes(rep.SaveBytes))}))
+	}
+	if len(r.Slims) > 0 {
+		p("\n**podprof slim** (`--verify=false`: build and load; verification runs the workload twice more), %d runs each:\n\n", r.Slims[0].Build.N)
+		p("| image | profile | original | slim | factor | build+load, s |\n| --- | --- | --- | --- | --- | --- |\n")
+		for _, sl := range r.Slims {
+			sb.WriteString(mdRow([]string{sl.Image, sl.ProfileFrom, fmt.Sprintf("%s, %d files", humanBytes(sl.OriginalBytes), sl.OriginalFiles),
+				fmt.Sprintf("%s, %d files", humanBytes(sl.SlimBytes), sl.SlimFiles), fmt.Sprintf("%.1fx", sl.Factor), fmtStat(sl.Build, secs)}))
+		}
 	}
 	if k := r.Kernels; k != nil {
 		p("\n**Tracer modes on Debian's kernels**, %s:\n\n", k.what())

@@ -29,6 +29,7 @@ type Results struct {
 	// perf: inclusive shares of the workload's samples, percent.
 	BurstProfile map[string]float64 `json:"burst_perf_shares,omitempty"`
 	Reports      []*ReportResult    `json:"reports,omitempty"`
+	Slims        []*SlimResult      `json:"slims,omitempty"`
 	Kernels      *KernelsResult     `json:"kernels,omitempty"`
 	Goals        []Goal             `json:"goals"`
 	Notes        []string           `json:"notes,omitempty"`
@@ -304,6 +305,11 @@ func (b *bench) evaluateGoals() {
 	}
 	for _, rep := range r.Reports {
 		add("report "+rep.Image, fmt.Sprintf("≤%.1f s", rep.Goal), secs(rep.Total.Median), rep.Total.Median <= rep.Goal)
+	}
+	for _, sl := range r.Slims {
+		if sl.Goal > 0 {
+			add("slim "+sl.Image, fmt.Sprintf("≤%.0f s", sl.Goal), secs(sl.Build.Median), sl.Build.Median <= sl.Goal)
+		}
 	}
 	if m := r.Memory; m != nil {
 		add(fmt.Sprintf("tracer memory with %d files", m.Files), "≤64 MiB", fmt.Sprintf("%s each page once; %s RSS+memlock (worst run)", mib(m.FullUnique.Max), mib(m.FullTotal.Max)), m.FullUnique.Max <= 64<<20)
