@@ -19,7 +19,6 @@ import (
 
 	"github.com/containers/podman/v5/pkg/bindings"
 	"github.com/containers/podman/v5/pkg/bindings/images"
-	"github.com/docker/go-units"
 	"github.com/spf13/pflag"
 	"go.podman.io/image/v5/docker/reference"
 
@@ -400,11 +399,11 @@ type imageSummary struct {
 }
 
 func (r *slimResult) writeText(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "\toriginal\tslim\t\n")
-	fmt.Fprintf(tw, "bytes\t%s\t%s\t\n", units.HumanSize(float64(r.Original.Bytes)), units.HumanSize(float64(r.Slim.Bytes)))
-	fmt.Fprintf(tw, "files\t%d\t%d\t\n", r.Original.Files, r.Slim.Files)
-	fmt.Fprintf(tw, "layers\t%d\t%d\t\n", r.Original.Layers, r.Slim.Layers)
+	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	fmt.Fprintf(tw, "\toriginal\tslim\n")
+	fmt.Fprintf(tw, "bytes\t%s\t%s\n", report.HumanBytes(r.Original.Bytes), report.HumanBytes(r.Slim.Bytes))
+	fmt.Fprintf(tw, "files\t%d\t%d\n", r.Original.Files, r.Slim.Files)
+	fmt.Fprintf(tw, "layers\t%d\t%d\n", r.Original.Layers, r.Slim.Layers)
 	if err := tw.Flush(); err != nil {
 		return err
 	}

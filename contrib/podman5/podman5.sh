@@ -48,7 +48,8 @@ STAMP=/etc/podprof-podman5.recipe
 STAMP_CONTENT="recipe=$RECIPE suite=$SUITE packages=$PACKAGES"
 # The host images the tests use (made by contrib/setup.sh), copied into the
 # chroot's own store.
-IMAGES=(localhost/podprof-test/busybox:latest localhost/podprof-demo/debian:bookworm)
+IMAGES=(localhost/podprof-test/busybox:latest localhost/podprof-demo/debian:bookworm
+	localhost/podprof-test/workloads:bookworm localhost/podprof-test/nginx:bookworm)
 BUSYBOX=${IMAGES[0]}
 # Where podprof and the test binary go inside the chroot. The repository
 # itself is bound at its own path, and the tests run in REPO/run, as go test
