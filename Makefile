@@ -44,8 +44,11 @@ export CGO_ENABLED := 0
 
 all: build
 
+# podprof, and podprof-podman beside it, which podprof execs for `run` and
+# `slim` (podmancmd.APIExecutable).
 build:
 	$(GO) build -tags "$(GO_TAGS)" -o podprof .
+	$(GO) build -tags "$(GO_TAGS)" -o podprof-podman ./run/podprof-podman
 
 generate:
 	$(GO) generate ./bpf ./seccomp
@@ -103,9 +106,10 @@ test-podman-system: setup build
 # The hook file in the tree names /usr/local/bin/podprof; point it at $(PREFIX).
 install: build
 	install -D -m 0755 podprof $(DESTDIR)$(PREFIX)/bin/podprof
+	install -D -m 0755 podprof-podman $(DESTDIR)$(PREFIX)/bin/podprof-podman
 	install -d $(DESTDIR)$(HOOKSDIR)
 	sed 's|"/usr/local/bin/podprof"|"$(PREFIX)/bin/podprof"|' contrib/hooks.d/podprof.json >$(DESTDIR)$(HOOKSDIR)/podprof.json
 	chmod 0644 $(DESTDIR)$(HOOKSDIR)/podprof.json
 
 clean:
-	rm -f podprof
+	rm -f podprof podprof-podman

@@ -11,7 +11,6 @@ import (
 
 	"github.com/podprof/podprof/cli"
 	"github.com/podprof/podprof/podmancmd"
-	"github.com/podprof/podprof/run"
 )
 
 const usage = `podprof: which files of a container image does your workload really use?
@@ -43,22 +42,20 @@ them unchanged, so alias podman=podprof is safe. Podman's help follows.
 
 func main() {
 	args := os.Args[1:]
-	command, global, rest := "", []string(nil), []string(nil)
+	command, rest := "", []string(nil)
 	if len(args) > 0 {
 		command, rest = args[0], args[1:]
 	}
 	// Podman's global flags may come before the commands that use podman:
 	// podprof --log-level=debug run ..., podprof --root DIR slim ...
 	if strings.HasPrefix(command, "-") && (slices.Contains(args, "run") || slices.Contains(args, "slim")) {
-		if g, r, err := podmancmd.SplitGlobalFlags(args); err == nil && len(r) > 0 && (r[0] == "run" || r[0] == "slim") {
-			command, global, rest = r[0], g, r[1:]
+		if _, r, err := podmancmd.SplitGlobalFlags(args); err == nil && len(r) > 0 && (r[0] == "run" || r[0] == "slim") {
+			command = r[0]
 		}
 	}
 	switch command {
-	case "run":
-		os.Exit(run.Main(global, rest))
-	case "slim":
-		os.Exit(cli.Slim(global, rest, os.Stdout, os.Stderr))
+	case "run", "slim":
+		os.Exit(podmancmd.ExecAPI(args))
 	case "report":
 		os.Exit(cli.Report(rest, os.Stdout))
 	case "explore":

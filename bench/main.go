@@ -35,6 +35,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/podprof/podprof/podmancmd"
 )
 
 const (
@@ -171,8 +173,12 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	// A copy: a rebuild of ./podprof during the bench changes nothing, and
 	// its tracer process is told from anyone else's by its executable.
+	// podprof-podman, which podprof execs for run and slim, goes beside it.
 	b.podprof = filepath.Join(b.tmp, "podprof")
 	if err := copyFile(podprof, b.podprof, 0o755); err != nil {
+		return err
+	}
+	if err := copyFile(filepath.Join(filepath.Dir(podprof), podmancmd.APIExecutable), filepath.Join(b.tmp, podmancmd.APIExecutable), 0o755); err != nil {
 		return err
 	}
 	// Another tracer would trace the baselines; a test run may be ending.

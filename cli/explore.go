@@ -46,7 +46,7 @@ func exploreMain(args []string, stdin, stdout *os.File, stderr io.Writer) int {
 		return exitError
 	}
 	var u *report.Usage
-	paths, err := profilePaths(flags.Args())
+	paths, err := ProfilePaths(flags.Args())
 	if err == nil {
 		u, err = LoadUsage(paths, *image, nil)
 	}

@@ -16,11 +16,11 @@ import (
 // container is looked for.
 const DefaultProfileDir = "/var/lib/podprof/profiles"
 
-// profilePaths turns what the user named into profile files: a file as
+// ProfilePaths turns what the user named into profile files: a file as
 // given; a container's name or id prefix as the newest of its profiles in
 // DefaultProfileDir (how `podprof run -d` users find theirs); nothing as
 // the newest profile there.
-func profilePaths(args []string) ([]string, error) {
+func ProfilePaths(args []string) ([]string, error) {
 	saved := savedProfiles()
 	if len(args) == 0 {
 		if len(saved) == 0 {

@@ -73,7 +73,7 @@ func reportMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Error:", err)
 		return exitError
 	}
-	paths, err := profilePaths(flags.Args())
+	paths, err := ProfilePaths(flags.Args())
 	if err != nil {
 		fmt.Fprintln(stderr, "Error:", err)
 		return exitError

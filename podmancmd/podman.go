@@ -16,9 +16,9 @@ import (
 // Find finds the real podman on PATH, skipping podprof itself: podprof
 // may be installed as `podman`, and must never run itself in a loop.
 func Find() (string, error) {
-	self, err := os.Executable()
+	self, err := Self()
 	if err != nil {
-		return "", fmt.Errorf("finding podprof's own executable: %w", err)
+		return "", err
 	}
 	selfInfo, err := os.Stat(self)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	hooks "go.podman.io/common/pkg/hooks/1.0.0"
 
+	"github.com/podprof/podprof/podmancmd"
 	"github.com/podprof/podprof/report"
 	"github.com/podprof/podprof/tracerd"
 )
@@ -151,8 +152,10 @@ func TestMakeInstall(t *testing.T) {
 	if r := runCmd(t, "make", "-C", "..", "install", "DESTDIR="+dest, "PREFIX=/opt/podprof"); r.code != 0 {
 		t.Fatalf("make install: %s%s", r.stdout, r.stderr)
 	}
-	if st, err := os.Stat(filepath.Join(dest, "opt/podprof/bin/podprof")); err != nil || st.Mode()&0o111 == 0 {
-		t.Fatalf("no executable podprof under DESTDIR/PREFIX/bin: %v", err)
+	for _, name := range []string{"podprof", podmancmd.APIExecutable} {
+		if st, err := os.Stat(filepath.Join(dest, "opt/podprof/bin", name)); err != nil || st.Mode()&0o111 == 0 {
+			t.Fatalf("no executable %s under DESTDIR/PREFIX/bin: %v", name, err)
+		}
 	}
 	hook, err := os.ReadFile(filepath.Join(dest, "usr/share/containers/oci/hooks.d/podprof.json"))
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/podprof/podprof/podmancmd"
 	"github.com/podprof/podprof/report"
 )
 
@@ -31,7 +32,8 @@ var podprofBin string
 
 func TestMain(m *testing.M) {
 	// PODPROF_TEST_BIN runs the suite against a podprof built elsewhere
-	// (as inside the Podman 5 chroot, which has no Go).
+	// (as inside the Podman 5 chroot, which has no Go), with its
+	// podprof-podman beside it.
 	if podprofBin = os.Getenv("PODPROF_TEST_BIN"); podprofBin != "" {
 		os.Exit(m.Run())
 	}
@@ -41,12 +43,15 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	podprofBin = filepath.Join(dir, "podprof")
-	build := exec.Command("go", "build", "-tags", buildTags, "-o", podprofBin, "..")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building podprof:", err)
-		os.Exit(1)
+	// podprof execs podprof-podman, beside it, for run and slim.
+	for output, pkg := range map[string]string{podprofBin: "..", filepath.Join(dir, podmancmd.APIExecutable): "./podprof-podman"} {
+		build := exec.Command("go", "build", "-tags", buildTags, "-o", output, pkg)
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		build.Stderr = os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "building podprof:", err)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -271,9 +276,4 @@ func exportedTotals(t *testing.T, image string) (bytes, files int64) {
 			files++
 		}
 	}
-}
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
 }

@@ -70,9 +70,9 @@ func hasFlag(args []string, name string) bool {
 // writeHook writes the hook that makes podman run `podprof hook` before
 // any container that carries tracerd.ProfileAnnotation starts.
 func writeHook(dir string) error {
-	self, err := os.Executable()
+	self, err := podmancmd.Self()
 	if err != nil {
-		return fmt.Errorf("finding podprof's own executable: %w", err)
+		return err
 	}
 	hook := hooks.Hook{
 		Version: hooks.Version,

@@ -273,7 +273,9 @@ func serveOnce(t *testing.T, image string) served {
 	}
 	defer exec.Command("podman", "rm", "-f", name).Run()
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		r := runCmd(t, "podman", "exec", name, "curl", "-fsS", "http://127.0.0.1:8080/")
+		// -w /: Podman 5.4.2 in the trixie chroot (make test-podman5) fails
+		// to exec in the image's WORKDIR, plain podman too.
+		r := runCmd(t, "podman", "exec", "-w", "/", name, "curl", "-fsS", "http://127.0.0.1:8080/")
 		if r.code == 0 {
 			s.page = r.stdout
 			break

@@ -29,6 +29,7 @@ import (
 
 	"github.com/podprof/podprof/bpf"
 	"github.com/podprof/podprof/imagestore"
+	"github.com/podprof/podprof/podmancmd"
 	"github.com/podprof/podprof/report"
 )
 
@@ -47,7 +48,7 @@ var tracerSocket, tracerLock = tracerPaths()
 
 func tracerPaths() (socket, lock string) {
 	id := "unknown"
-	if self, err := os.Executable(); err == nil {
+	if self, err := podmancmd.Self(); err == nil {
 		if st, err := os.Stat(self); err == nil {
 			sys := st.Sys().(*syscall.Stat_t)
 			sum := sha256.Sum256(fmt.Appendf(nil, "%d:%d:%d:%d", sys.Dev, sys.Ino, st.Size(), st.ModTime().UnixNano()))
@@ -146,9 +147,9 @@ func (c *Client) Close() error { return c.conn.Close() }
 // once it serves, or with the reason it can't (BPF not loadable...). A
 // tracer that finds another one serving exits without a word.
 func spawnTracer(mode string, timeout time.Duration) error {
-	self, err := os.Executable()
+	self, err := podmancmd.Self()
 	if err != nil {
-		return fmt.Errorf("finding podprof's own executable: %w", err)
+		return err
 	}
 	readyR, readyW, err := os.Pipe()
 	if err != nil {

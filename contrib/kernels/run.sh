@@ -406,15 +406,18 @@ build_podprof() {
 	if [[ -n ${PODPROF_BIN:-} ]]; then
 		[[ -x $PODPROF_BIN ]] || { echo "PODPROF_BIN=$PODPROF_BIN is not an executable"; return 1; }
 		PODPROF=$PODPROF_BIN
+		PODPROF_PODMAN=$(dirname "$PODPROF_BIN")/podprof-podman
+		[[ -x $PODPROF_PODMAN ]] || { echo "$PODPROF_PODMAN, which podprof execs for run, is not an executable"; return 1; }
 		return 0
 	fi
 	local tags
 	# the Makefile's build tags, so that this is the binary `make build` makes
 	tags=$(make -s --no-print-directory -C "$REPO" --eval 'podprof-print-tags: ; @echo $(GO_TAGS)' podprof-print-tags 2>/dev/null) || tags=
 	[[ -n $tags ]] || { echo "cannot read GO_TAGS from $REPO/Makefile"; return 1; }
-	PODPROF=$WORK/podprof
+	PODPROF=$WORK/podprof PODPROF_PODMAN=$WORK/podprof-podman
 	log "building podprof (tags: $tags)"
-	if ! (cd "$REPO" && CGO_ENABLED=0 go build -tags "$tags" -o "$PODPROF" .) >"$WORK/build-podprof.log" 2>&1; then
+	if ! (cd "$REPO" && CGO_ENABLED=0 go build -tags "$tags" -o "$PODPROF" . &&
+		CGO_ENABLED=0 go build -tags "$tags" -o "$PODPROF_PODMAN" ./run/podprof-podman) >"$WORK/build-podprof.log" 2>&1; then
 		tail -n 20 "$WORK/build-podprof.log" | sed 's/^/    | /' >&2
 		echo "CGO_ENABLED=0 go build -tags '$tags' . failed"
 		return 1
@@ -479,6 +482,7 @@ build_e2e_root() { # -> $WORK/e2e.cpio.gz, or prints why not and fails
 	copy_elf "$s" "$conmon" /usr/bin/conmon || { echo "cannot copy $conmon"; return 1; }
 	# the hook file names /usr/local/bin/podprof, as `make install` puts it
 	install -D -m 0755 "$PODPROF" "$s/usr/local/bin/podprof" &&
+		install -m 0755 "$PODPROF_PODMAN" "$s/usr/local/bin/podprof-podman" &&
 		cp "$REPO/contrib/hooks.d/podprof.json" "$s/e2e/hooks.d/podprof.json" &&
 		install -m 0755 "$HERE/e2e.sh" "$s/e2e/e2e.sh" || { echo "cannot copy podprof, its hook file or e2e.sh"; return 1; }
 	if [[ -f /usr/share/containers/seccomp.json ]]; then

@@ -322,19 +322,23 @@ go_tags() {
 	sed -n 's/^GO_TAGS[[:space:]]*:*=[[:space:]]*//p' "$REPO/Makefile" | head -n1
 }
 
-# install_binaries: podprof and the run package's test binary into the
+# install_binaries: podprof, podprof-podman and the run package's test binary into the
 # chroot's $OPT.
 install_binaries() {
 	local go tags t0=$SECONDS
 	go=$(go_cmd)
 	tags=$(go_tags)
 	mkdir -p "$ROOT$OPT"
+	# podprof, and podprof-podman beside it (podprof execs it for run and slim)
 	if [ -n "${PODPROF_BIN:-}" ]; then
 		install -m 0755 "$PODPROF_BIN" "$ROOT$OPT/podprof.new"
+		install -m 0755 "$(dirname "$PODPROF_BIN")/podprof-podman" "$ROOT$OPT/podprof-podman.new"
 	else
-		(cd "$REPO" && CGO_ENABLED=0 "$go" build -tags "$tags" -o "$ROOT$OPT/podprof.new" .)
+		(cd "$REPO" && CGO_ENABLED=0 "$go" build -tags "$tags" -o "$ROOT$OPT/podprof.new" . &&
+			CGO_ENABLED=0 "$go" build -tags "$tags" -o "$ROOT$OPT/podprof-podman.new" ./run/podprof-podman)
 	fi
 	mv "$ROOT$OPT/podprof.new" "$ROOT$OPT/podprof"
+	mv "$ROOT$OPT/podprof-podman.new" "$ROOT$OPT/podprof-podman"
 	(cd "$REPO" && CGO_ENABLED=0 "$go" test -c -tags "$tags" -o "$ROOT$OPT/run.test.new" ./run)
 	mv "$ROOT$OPT/run.test.new" "$ROOT$OPT/run.test"
 	log "binaries: podprof and run.test in $ROOT$OPT ($((SECONDS - t0)) s)"

@@ -1,4 +1,4 @@
-package cli
+package run
 
 import (
 	"bufio"
@@ -22,15 +22,21 @@ import (
 	"github.com/spf13/pflag"
 	"go.podman.io/image/v5/docker/reference"
 
+	"github.com/podprof/podprof/cli"
 	"github.com/podprof/podprof/imagestore"
 	"github.com/podprof/podprof/podmancmd"
 	"github.com/podprof/podprof/report"
 	"github.com/podprof/podprof/slim"
 )
 
-// exitVerifyFailed: the slim image did not run as the original did; it
-// was removed.
-const exitVerifyFailed = 1
+// Exit codes of podprof slim: 0, exitVerifyFailed when the slim image did
+// not run as the original did (it was removed), exitError when it could
+// not be made, as podman's own errors.
+const (
+	exitOK           = 0
+	exitVerifyFailed = 1
+	exitError        = 125
+)
 
 // slimOptions are podprof slim's flags.
 type slimOptions struct {
@@ -99,7 +105,7 @@ func slimMain(globalFlags []string, flags *pflag.FlagSet, o *slimOptions, stdout
 		}
 		o.include = append(o.include, listed...)
 	}
-	paths, err := profilePaths(flags.Args())
+	paths, err := cli.ProfilePaths(flags.Args())
 	if err != nil {
 		return exitError, err
 	}
@@ -349,15 +355,10 @@ func podprofRerun(globalFlags []string, dir string, timeout time.Duration) slim.
 		result.Profile, err = report.ReadProfile(profile)
 		if err != nil && result.ExitCode == exitError {
 			// podprof run's own failure, not the container's exit code.
-			return nil, errors.New(strings.TrimSpace(lastLine(errOut.String())))
+			return nil, errors.New(lastLine(errOut.String()))
 		}
 		return result, nil
 	}
-}
-
-func lastLine(s string) string {
-	s = strings.TrimRight(s, "\n")
-	return s[strings.LastIndex(s, "\n")+1:]
 }
 
 // readPathList reads --include-from's file: a path or glob a line; blank
@@ -440,4 +441,10 @@ func (r *slimResult) writeText(w io.Writer) error {
 		fmt.Fprintf(w, "verified %q (%s): %s\n", c.Run.Command, ended, verdict)
 	}
 	return nil
+}
+
+// lastLine is the last line of s that is not blank.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
 }

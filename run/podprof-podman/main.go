@@ -1,0 +1,30 @@
+// Command podprof-podman is podprof's commands that drive podman through
+// its API, `podprof run` and `podprof slim`: podprof execs it, from beside
+// itself, for those alone, so that podman's client and run command, which
+// it links, cost nothing to podprof's other commands, to its OCI hook and
+// to its tracer process.
+package main
+
+import (
+	"os"
+
+	"github.com/podprof/podprof/podmancmd"
+	"github.com/podprof/podprof/run"
+)
+
+// main takes podprof's arguments as they were: [podman global flags]
+// run|slim [its arguments].
+func main() {
+	args := os.Args[1:]
+	global, rest := []string(nil), args
+	if len(args) > 0 && args[0] != "run" && args[0] != "slim" {
+		global, rest, _ = podmancmd.SplitGlobalFlags(args)
+	}
+	switch {
+	case len(rest) > 0 && rest[0] == "run":
+		os.Exit(run.Main(global, rest[1:]))
+	case len(rest) > 0 && rest[0] == "slim":
+		os.Exit(run.Slim(global, rest[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(podmancmd.Exec(args)) // neither after all: podman says what is wrong
+}
