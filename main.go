@@ -20,13 +20,18 @@ podprof adds these commands to podman:
                   podman run, traced: saves a profile of the files the
                   container opened and, on a terminal, prints how much of the
                   image they are (see podprof run --help, --podprof-* options)
-  podprof report [--image IMAGE] [--format text|json|tree] PROFILE...
+  podprof report [--image IMAGE] [--format text|json|tree] [--packages] PROFILE...
                   the summary of saved profiles (merged) against their image,
                   per layer, as a tree, or as a CI gate (see --help)
   podprof slim [-t NAME[:TAG]] [--include PATH]... PROFILE...
                   a smaller image with only the files the profiles' runs
                   used (and what the runtime needs), verified by running
                   the recorded runs again (see podprof slim --help)
+  podprof sbom [--format cyclonedx|spdx] PROFILE...
+                  a CycloneDX or SPDX SBOM of the image's packages (dpkg, apk,
+                  rpm), each marked used or not by the profiles' runs
+  podprof vex --vuln ID=PACKAGE... PROFILE...
+                  OpenVEX statements: not_affected for packages no run used
   podprof explore [--image IMAGE] PROFILE...
                   browse the image's directories by share of bytes used
   podprof seccomp [-o FILE] PROFILE...
@@ -58,6 +63,10 @@ func main() {
 		os.Exit(podmancmd.ExecAPI(args))
 	case "report":
 		os.Exit(cli.Report(rest, os.Stdout))
+	case "sbom":
+		os.Exit(cli.Sbom(rest, os.Stdout, os.Stderr))
+	case "vex":
+		os.Exit(cli.Vex(rest, os.Stdout, os.Stderr))
 	case "explore":
 		os.Exit(cli.Explore(rest))
 	case "seccomp":

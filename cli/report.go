@@ -14,6 +14,7 @@ import (
 
 	"github.com/podprof/podprof/imagestore"
 	"github.com/podprof/podprof/report"
+	"github.com/podprof/podprof/sbom"
 )
 
 // Exit codes of podprof report and podprof explore.
@@ -44,6 +45,7 @@ type reportOptions struct {
 	gate         report.Gate
 	listOptions  report.ListOptions
 	depthChanged bool
+	packages     bool
 }
 
 func reportMain(args []string, stdout, stderr io.Writer) int {
@@ -57,8 +59,9 @@ func reportMain(args []string, stdout, stderr io.Writer) int {
 	flags.BoolVar(&o.unusedOnly, "unused-only", false, "tree: list only entries that hold unused files")
 	flags.StringVar(&o.failBytes, "fail-unused-bytes", "", "exit 1 if more than `SIZE` bytes are unused (50MB, 1.5GiB, 1000)")
 	flags.StringVar(&o.failPercent, "fail-unused-percent", "", "exit 1 if more than `P` percent of the bytes are unused (0 to 100)")
+	flags.BoolVar(&o.packages, "packages", false, "per installed package (dpkg, apk, rpm): its files and bytes, and how many were used")
 	flags.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: podprof report [--image IMAGE] [--format text|json|tree] [--depth N] [--fail-unused-bytes SIZE] [--fail-unused-percent P] PROFILE...\n\n%s"+
+		fmt.Fprintf(stderr, "Usage: podprof report [--image IMAGE] [--format text|json|tree] [--depth N] [--fail-unused-bytes SIZE] [--fail-unused-percent P] [--packages] PROFILE...\n\n%s"+
 			"\nExit status: 0, 1 when a --fail-unused-* limit is passed, 125 on error.\n", flags.FlagUsages())
 	}
 	if err := flags.Parse(args); err != nil {
@@ -78,16 +81,26 @@ func reportMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Error:", err)
 		return exitError
 	}
-	u, err := LoadUsage(paths, o.image, nil)
+	var u *report.Usage
+	var packages *sbom.Report
+	if o.packages {
+		u, packages, err = loadPackages(paths, o.image, nil)
+	} else {
+		u, err = LoadUsage(paths, o.image, nil)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "Error:", err)
 		return exitError
 	}
 	summary := report.NewSummary(u, strings.Join(paths, " "), 5)
-	switch o.format {
-	case "json":
+	switch {
+	case o.packages && o.format == "json":
+		err = packages.WriteJSON(stdout)
+	case o.packages:
+		err = packages.WriteText(stdout)
+	case o.format == "json":
 		err = summary.WriteJSON(stdout)
-	case "tree":
+	case o.format == "tree":
 		err = u.WriteTree(stdout, report.TreeOptions{Depth: o.depth, ListOptions: o.listOptions})
 	default:
 		err = summary.WriteText(stdout)
@@ -116,6 +129,9 @@ func (o *reportOptions) check(flags *pflag.FlagSet) error {
 				return fmt.Errorf("--%s is for --format tree", name)
 			}
 		}
+	}
+	if o.packages && o.format == "tree" {
+		return errors.New("--packages is for --format text or json")
 	}
 	if o.depth < 0 {
 		return fmt.Errorf("invalid --depth %d: give 0 or more levels", o.depth)
@@ -188,28 +204,11 @@ func parsePercent(s string) (float64, error) {
 // the image's files from the local image store (as podman's global flags
 // name it): the image named, or the one the profiles ran.
 func LoadUsage(paths []string, image string, globalFlags []string) (*report.Usage, error) {
-	var profiles []*report.Profile
-	for _, path := range paths {
-		p, err := report.ReadProfile(path)
-		if err != nil {
-			return nil, err
-		}
-		profiles = append(profiles, p)
-	}
-	merged := report.Merge(profiles...)
-
-	store, err := imagestore.Default(globalFlags)
+	store, merged, err := loadProfiles(paths, image, globalFlags)
 	if err != nil {
 		return nil, err
 	}
-	imageID, err := reportImageID(store, image, profiles)
-	if err != nil {
-		return nil, err
-	}
-	if image != "" {
-		merged.Image = report.ImageRef{Name: image, ID: imageID}
-	}
-	layers, err := store.Layers(imageID)
+	layers, err := store.Layers(merged.Image.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -218,6 +217,34 @@ func LoadUsage(paths []string, image string, globalFlags []string) (*report.Usag
 		return nil, err
 	}
 	return report.Join(img, merged), nil
+}
+
+// loadProfiles reads the profiles and unites them; the result names the
+// image to compare with, in the store podman's global flags name: the
+// image named, or the one the profiles ran.
+func loadProfiles(paths []string, image string, globalFlags []string) (imagestore.Store, *report.Profile, error) {
+	var profiles []*report.Profile
+	for _, path := range paths {
+		p, err := report.ReadProfile(path)
+		if err != nil {
+			return imagestore.Store{}, nil, err
+		}
+		profiles = append(profiles, p)
+	}
+	merged := report.Merge(profiles...)
+
+	store, err := imagestore.Default(globalFlags)
+	if err != nil {
+		return imagestore.Store{}, nil, err
+	}
+	imageID, err := reportImageID(store, image, profiles)
+	if err != nil {
+		return imagestore.Store{}, nil, err
+	}
+	if image != "" {
+		merged.Image = report.ImageRef{Name: image, ID: imageID}
+	}
+	return store, merged, nil
 }
 
 // reportImageID is the image the profiles are compared with: the one named

@@ -9,6 +9,9 @@
 #   4. builds the local test images (no registry is needed):
 #        localhost/podprof-test/busybox:latest   busybox-static + applet links
 #        localhost/podprof-demo/debian:bookworm  debootstrap --variant=minbase
+#        localhost/podprof-test/rpm:latest, localhost/podprof-test/alpine:latest
+#                                                package database images
+#                                                (contrib/images/packages.sh)
 #   5. runs a container from each image as a smoke test
 #
 # podprof itself does not depend on steps 3 and 4; they only make podman
@@ -43,6 +46,8 @@ PACKAGES=(
 	qemu-system-x86 cpio zstd xz-utils
 	# test and demo images
 	debootstrap busybox-static
+	# the rpm test image (rpmbuild, rpm --root) and its test (rpm -qa)
+	rpm
 	# benchmarks and terminal tests
 	tmux hyperfine linux-perf
 	# build tooling
@@ -284,6 +289,9 @@ else
 	podman build --quiet --pull=never --format docker --label "$RECIPE_LABEL=$NGINX_RECIPE" -t "$NGINX_IMAGE" "$NGINX_DIR" >/dev/null ||
 		die "podman build $NGINX_DIR failed"
 fi
+
+# The package database images of podprof report --packages, sbom and vex.
+. "$(dirname "$0")"/images/packages.sh
 
 # --- 5. smoke test ------------------------------------------------------------
 if [ "${PODPROF_SETUP_SKIP_SMOKE:-0}" != 1 ]; then

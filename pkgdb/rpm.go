@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	// go-rpmdb reads sqlite databases through database/sql, as driver "sqlite".
+	_ "github.com/glebarez/go-sqlite"
 	rpmdb "github.com/knqyf263/go-rpmdb/pkg"
 
 	"github.com/podprof/podprof/report"

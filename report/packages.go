@@ -72,7 +72,7 @@ func (u *Usage) Packages(pkgs []PackageFiles) *PackagesUsage {
 func (img *Image) lookupInstalled(p string) *Node {
 	dir, base := path.Split(path.Clean("/" + p))
 	if base == "" {
-		return nil // "/" itself
+		return img.Root // dpkg lists "/."
 	}
 	parent, err := img.Resolve(dir)
 	if err != nil || parent.Kind != Dir {

@@ -11,7 +11,7 @@ func TestPackagesAddUp(t *testing.T) {
 	pkgs := []PackageFiles{
 		// dash through the /bin link, as dpkg lists merged-/usr files;
 		// its own link sh; the directory /usr/bin weighs nothing.
-		{Name: "dash", Paths: []string{"/usr", "/usr/bin", "/bin/dash", "/usr/bin/sh"}},
+		{Name: "dash", Paths: []string{"/.", "/usr", "/usr/bin", "/bin/dash", "/usr/bin/sh"}},
 		// libc.so, a link to it, and a file a later layer deleted.
 		{Name: "libc", Paths: []string{"/usr/lib/libc.so", "/usr/lib/libc.so.6", "/usr/lib/gone.so"}},
 		// documentation nobody read, and dash again: counted for dash.

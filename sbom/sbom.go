@@ -1,0 +1,129 @@
+// Package sbom writes what an image's packages are and which of them the
+// profiled runs used: podprof's own table and JSON, CycloneDX 1.5 and
+// SPDX 2.3 SBOMs, and OpenVEX statements. It only formats: the packages
+// come from pkgdb, their use from report.Usage.Packages.
+package sbom
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/package-url/packageurl-go"
+
+	"github.com/podprof/podprof/pkgdb"
+	"github.com/podprof/podprof/report"
+)
+
+// Tool is how the documents name their author tool.
+const Tool = "podprof"
+
+// A Package is an installed package and how much of it was used.
+type Package struct {
+	pkgdb.Package
+	report.PackageUsage
+	PURL string
+}
+
+// IsUsed reports whether a profiled run used any file of the package.
+func (p *Package) IsUsed() bool { return p.Used.Files > 0 }
+
+// Report is an image's packages joined with the usage of profiled runs.
+type Report struct {
+	Image     report.ImageRef
+	Distro    pkgdb.Distro
+	Databases []string
+	Profiles  []string // the profile files, merged
+	Packages  []Package
+	Total     report.Counts // the image's files, as report.Usage.Total
+	Used      report.Counts
+	// Unowned are the files no package lists.
+	Unowned     report.Counts
+	UnownedUsed report.Counts
+}
+
+// New joins the inventory's packages with the usage.
+func New(u *report.Usage, inv *pkgdb.Inventory, profiles []string) *Report {
+	owners := make([]report.PackageFiles, len(inv.Packages))
+	for i, p := range inv.Packages {
+		owners[i] = report.PackageFiles{Name: p.Name, Paths: p.Files}
+	}
+	pu := u.Packages(owners)
+	r := &Report{
+		Image:       u.Profile.Image,
+		Distro:      inv.Distro,
+		Databases:   inv.Databases,
+		Profiles:    profiles,
+		Packages:    make([]Package, len(inv.Packages)),
+		Total:       u.Total(),
+		Used:        u.Used,
+		Unowned:     pu.Unowned,
+		UnownedUsed: pu.UnownedUsed,
+	}
+	for i, p := range inv.Packages {
+		r.Packages[i] = Package{Package: p, PackageUsage: pu.Packages[i], PURL: packageURL(p, inv.Distro)}
+	}
+	return r
+}
+
+// Counts returns how many packages were used and how many not.
+func (r *Report) Counts() (used, unused int) {
+	for i := range r.Packages {
+		if r.Packages[i].IsUsed() {
+			used++
+		}
+	}
+	return used, len(r.Packages) - used
+}
+
+// packageURL is the package's purl as vulnerability scanners match them:
+// pkg:TYPE/DISTRO/NAME@VERSION?arch=ARCH&distro=DISTRO-VERSION, rpm's
+// epoch as a qualifier.
+func packageURL(p pkgdb.Package, d pkgdb.Distro) string {
+	var qualifiers packageurl.Qualifiers
+	if p.Arch != "" {
+		qualifiers = append(qualifiers, packageurl.Qualifier{Key: "arch", Value: p.Arch})
+	}
+	if d.ID != "" && d.VersionID != "" {
+		qualifiers = append(qualifiers, packageurl.Qualifier{Key: "distro", Value: d.ID + "-" + d.VersionID})
+	}
+	if p.Epoch != 0 {
+		qualifiers = append(qualifiers, packageurl.Qualifier{Key: "epoch", Value: strconv.Itoa(p.Epoch)})
+	}
+	return packageurl.NewPackageURL(p.Type, d.ID, p.Name, p.Version, qualifiers, "").ToString()
+}
+
+// imageURL is the image's purl: pkg:oci/NAME@sha256:ID with the
+// repository it was named by. The digest is podman's image id (the
+// config's digest), which is what a local image has for sure.
+func imageURL(image report.ImageRef) string {
+	name, repository := image.Name, ""
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		name, repository = name[i+1:], name[:i]
+	}
+	name, _, _ = strings.Cut(name, ":") // the tag
+	var qualifiers packageurl.Qualifiers
+	if repository != "" {
+		qualifiers = append(qualifiers, packageurl.Qualifier{Key: "repository_url", Value: repository})
+	}
+	if name == "" {
+		name = shortID(image.ID)
+	}
+	return packageurl.NewPackageURL(packageurl.TypeOCI, "", name, "sha256:"+image.ID, qualifiers, "").ToString()
+}
+
+func shortID(id string) string { return id[:min(12, len(id))] }
+
+// imageName is the image as documents title it: its name, else its id.
+func imageName(image report.ImageRef) string {
+	if image.Name != "" {
+		return image.Name
+	}
+	return "sha256:" + image.ID
+}
+
+// usageNote says in words how much of a package the profiled runs used.
+func usageNote(p *Package) string {
+	return fmt.Sprintf("%d of %d files (%s of %s) opened by the profiled runs",
+		p.Used.Files, p.Total.Files, report.HumanBytes(p.Used.Bytes), report.HumanBytes(p.Total.Bytes))
+}
