@@ -60,9 +60,6 @@ func actAsPodmanOf(version *semver.Version, cmd *cobra.Command, conn *bindings.C
 		}
 		os.Stdout = devnull
 	}
-	if version.GE(healthcheckOverrides) {
-		return done, nil
-	}
 	// The client's transport must stay an *http.Transport, which attach
 	// dials through: the requests to rewrite are taken by a handler of
 	// its "http" scheme, which sends them over a copy of the transport
@@ -71,7 +68,7 @@ func actAsPodmanOf(version *semver.Version, cmd *cobra.Command, conn *bindings.C
 	if !ok {
 		return nil, fmt.Errorf("unexpected HTTP transport %T of the podman client", conn.Client.Transport)
 	}
-	requests := &olderServiceRequests{plain: transport.Clone()}
+	requests := &serviceRequests{plain: transport.Clone(), keepImageHealthcheck: version.LT(healthcheckOverrides)}
 	transport.RegisterProtocol("http", requests)
 	if rm, _ := cmd.Flags().GetBool("rm"); version.Major < 5 && rm && cidfile != "" {
 		// podman 5 removes the --cidfile with a --rm container; podman
@@ -89,16 +86,32 @@ func actAsPodmanOf(version *semver.Version, cmd *cobra.Command, conn *bindings.C
 	return done, nil
 }
 
-// olderServiceRequests rewrites the client's requests where podman 5.8's
-// client and an older service read a field differently, and notes the ID
-// of the container created.
-type olderServiceRequests struct {
-	plain   *http.Transport
-	created string
+// serviceRequests rewrites the client's requests: where podman 5.8's
+// client and an older service read a field differently, and where the
+// client leaves the service's slow default; and it notes the ID of the
+// container created.
+type serviceRequests struct {
+	plain *http.Transport
+	// keepImageHealthcheck: the service is older than
+	// healthcheckOverrides.
+	keepImageHealthcheck bool
+	created              string
 }
 
-func (t *olderServiceRequests) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Method != http.MethodPost || !strings.HasSuffix(req.URL.Path, "/libpod/containers/create") || req.Body == nil {
+// waitInterval is how often the service polls a waited-for container:
+// podman's client asks for its default, 250 ms, which an exit then waits
+// for, 125 ms on average, in every `podman run`.
+const waitInterval = "20ms"
+
+func (t *serviceRequests) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/wait") && strings.Contains(req.URL.Path, "/libpod/containers/") && !req.URL.Query().Has("interval") {
+		req = req.Clone(req.Context())
+		query := req.URL.Query()
+		query.Set("interval", waitInterval)
+		req.URL.RawQuery = query.Encode()
+		return t.plain.RoundTrip(req)
+	}
+	if !t.keepImageHealthcheck || req.Method != http.MethodPost || !strings.HasSuffix(req.URL.Path, "/libpod/containers/create") || req.Body == nil {
 		return nil, http.ErrSkipAltProtocol
 	}
 	body, err := io.ReadAll(req.Body)
