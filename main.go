@@ -54,7 +54,14 @@ func main() {
 	// Podman's global flags may come before the commands that use podman:
 	// podprof --log-level=debug run ..., podprof --root DIR slim ...
 	if strings.HasPrefix(command, "-") && (slices.Contains(args, "run") || slices.Contains(args, "slim")) {
-		if _, r, err := podmancmd.SplitGlobalFlags(args); err == nil && len(r) > 0 && (r[0] == "run" || r[0] == "slim") {
+		_, r, err := podmancmd.SplitGlobalFlags(args)
+		if err != nil {
+			// Never run podprof's command untraced by podman, nor the
+			// wrong one: say so, as podman would.
+			fmt.Fprintln(os.Stderr, "Error:", err)
+			os.Exit(125)
+		}
+		if len(r) > 0 && (r[0] == "run" || r[0] == "slim") {
 			command = r[0]
 		}
 	}

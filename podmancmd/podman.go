@@ -5,6 +5,7 @@ package podmancmd
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,7 +55,9 @@ func Exec(args []string) int {
 // SplitGlobalFlags splits `podman [global flags] COMMAND ...` into the
 // global flags and the rest. Which global flags take a value is asked of
 // the installed podman (its --help), so that 4.x and 5.x, each with its
-// own flags, are read as they read themselves.
+// own flags, are read as they read themselves; and taken from
+// hiddenGlobalFlags for those its --help hides. A flag neither knows is an
+// error: what follows it could be its value or the command.
 func SplitGlobalFlags(args []string) (global, rest []string, err error) {
 	takesValue, err := GlobalFlags()
 	if err != nil {
@@ -66,7 +69,11 @@ func SplitGlobalFlags(args []string) (global, rest []string, err error) {
 			return args[:i], args[i:], nil
 		}
 		name, _, hasValue := strings.Cut(strings.TrimLeft(arg, "-"), "=")
-		if takesValue[name] && !hasValue {
+		valued, known := takesValue[name]
+		if !known {
+			return nil, nil, fmt.Errorf("unknown flag: %s", arg)
+		}
+		if valued && !hasValue {
 			i++ // its value is the next argument
 		}
 	}
@@ -77,8 +84,19 @@ func SplitGlobalFlags(args []string) (global, rest []string, err error) {
 // "      --root string".
 var podmanFlagLine = regexp.MustCompile(`^\s+(?:-(\w), )?--([\w-]+)( \S+)?\s`)
 
-// GlobalFlags maps each global flag name (long and short) to whether
-// it takes a value.
+// hiddenGlobalFlags are the global flags podman 4 and 5 take but hide from
+// --help (cmd/podman/root.go), and whether each takes a value. A version
+// that lacks one refuses it itself.
+var hiddenGlobalFlags = map[string]bool{
+	"config": true, "context": true, "cpu-profile": true, "db-backend": true,
+	"default-mounts-file": true, "host": true, "H": true, "max-workers": true,
+	"memory-profile": true, "network-backend": true, "pull-option": true,
+	"registries-conf": true,
+	"debug":           false, "D": false, "noout": false, "trace": false,
+}
+
+// GlobalFlags maps each global flag name (long and short) of the installed
+// podman to whether it takes a value.
 func GlobalFlags() (map[string]bool, error) {
 	podman, err := Find()
 	if err != nil {
@@ -88,7 +106,7 @@ func GlobalFlags() (map[string]bool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("asking %s for its global flags: %w", podman, err)
 	}
-	flags := make(map[string]bool)
+	flags := maps.Clone(hiddenGlobalFlags)
 	for _, line := range strings.Split(string(help), "\n") {
 		m := podmanFlagLine.FindStringSubmatch(line + " ")
 		if m == nil {

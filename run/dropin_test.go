@@ -234,3 +234,46 @@ func TestImageHealthcheck(t *testing.T) {
 		t.Errorf("healthcheck: podman %s, podprof %s", want, got)
 	}
 }
+
+// TestHiddenGlobalFlagsBeforeRun: podman's global flags that its --help
+// hides, before run. Where the installed podman takes one, podprof runs
+// the container traced; where it refuses one, podprof refuses it too, in
+// one line, never running the container untraced.
+func TestHiddenGlobalFlagsBeforeRun(t *testing.T) {
+	requireImage(t, busyboxImage)
+	dir := t.TempDir()
+	backend := strings.TrimSpace(runCmd(t, "podman", "info", "--format", "{{.Host.NetworkBackend}}").stdout)
+	for _, flags := range [][]string{
+		{"--max-workers", "4"},
+		{"--cpu-profile", filepath.Join(dir, "cpu.prof")},
+		{"--memory-profile=" + filepath.Join(dir, "mem.prof")},
+		{"--default-mounts-file", "/dev/null"},
+		{"--registries-conf", "/etc/containers/registries.conf"},
+		{"--db-backend", "sqlite"},
+		{"--pull-option", "enable_partial_images=false"},
+		{"--network-backend", backend},
+		{"--trace"},
+		{"--debug"},
+		{"-D"},
+	} {
+		want := runCmd(t, "podman", append(flags, "run", "--rm", busyboxImage, "echo", "hi")...)
+		out := filepath.Join(dir, "p.json")
+		os.Remove(out)
+		r := podprof(t, append(flags, "run", "--rm", "--podprof-output="+out, busyboxImage, "echo", "hi")...)
+		if want.code == 0 {
+			if r.code != 0 || r.stdout != "hi\n" {
+				t.Errorf("%q: podman runs it, podprof: exit %d, stdout %q, stderr %s", flags, r.code, r.stdout, r.stderr)
+			} else if _, err := os.Stat(out); err != nil {
+				t.Errorf("%q: the container ran untraced: %v", flags, err)
+			}
+			continue
+		}
+		requireOneLineError(t, r, 125, strings.SplitN(strings.TrimLeft(flags[0], "-"), "=", 2)[0])
+	}
+	// One that no podman has: refused before anything runs.
+	r := podprof(t, "--no-such-global", "3", "run", "--rm", busyboxImage, "echo", "hi")
+	requireOneLineError(t, r, 125, "unknown flag: --no-such-global")
+	if r.stdout != "" {
+		t.Errorf("the container ran: %q", r.stdout)
+	}
+}

@@ -6,6 +6,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 
 	"github.com/podprof/podprof/podmancmd"
@@ -18,7 +19,11 @@ func main() {
 	args := os.Args[1:]
 	global, rest := []string(nil), args
 	if len(args) > 0 && args[0] != "run" && args[0] != "slim" {
-		global, rest, _ = podmancmd.SplitGlobalFlags(args)
+		var err error
+		if global, rest, err = podmancmd.SplitGlobalFlags(args); err != nil {
+			fmt.Fprintln(os.Stderr, "Error:", err)
+			os.Exit(125)
+		}
 	}
 	switch {
 	case len(rest) > 0 && rest[0] == "run":
