@@ -14,6 +14,7 @@ import (
 
 	"go.podman.io/storage/types"
 
+	"github.com/podprof/podprof/podmancmd"
 	"github.com/podprof/podprof/report"
 )
 
@@ -26,30 +27,19 @@ type Store struct {
 // Default is where podman keeps its images: the graph root and driver of
 // storage.conf (as containers/storage finds it: CONTAINERS_STORAGE_CONF,
 // /etc/containers/storage.conf, ...), unless podman's global flags --root
-// or --storage-driver say otherwise.
+// or --storage-driver (as podmancmd.SplitGlobalFlags gives them) say
+// otherwise.
 func Default(globalFlags []string) (Store, error) {
 	opts, err := types.DefaultStoreOptions()
 	if err != nil {
 		return Store{}, fmt.Errorf("reading podman's storage configuration: %w", err)
 	}
 	s := Store{GraphRoot: opts.GraphRoot, Driver: opts.GraphDriverName}
-	for i := 0; i < len(globalFlags); i++ {
-		name, value, hasValue := strings.Cut(globalFlags[i], "=")
-		if name != "--root" && name != "--storage-driver" {
-			continue
-		}
-		if !hasValue {
-			if i+1 == len(globalFlags) {
-				break // no value: podman refuses it before podprof gets here
-			}
-			i++
-			value = globalFlags[i]
-		}
-		if name == "--root" {
-			s.GraphRoot = value
-		} else {
-			s.Driver = value
-		}
+	if root, _ := podmancmd.GlobalValue(globalFlags, "root"); root != "" {
+		s.GraphRoot = root
+	}
+	if driver, _ := podmancmd.GlobalValue(globalFlags, "storage-driver"); driver != "" {
+		s.Driver = driver
 	}
 	if s.Driver == "" {
 		s.Driver = "overlay"

@@ -20,9 +20,9 @@ func TestDefault(t *testing.T) {
 		root, driver string
 	}{
 		{nil, defaults.GraphRoot, defaultDriver},
-		{[]string{"--log-level=debug", "--root", "/a", "--storage-driver=vfs"}, "/a", "vfs"},
-		{[]string{"--root=/b", "--storage-driver", "btrfs"}, "/b", "btrfs"},
-		{[]string{"--runroot=/run/x", "--root"}, defaults.GraphRoot, defaultDriver}, // no value: podman refuses it anyway
+		{[]string{"--log-level=debug", "--root=/a", "--storage-driver=vfs"}, "/a", "vfs"},
+		{[]string{"--root=/b", "--storage-driver=btrfs", "--root=/c"}, "/c", "btrfs"},
+		{[]string{"--runroot=/run/x"}, defaults.GraphRoot, defaultDriver},
 	} {
 		s, err := Default(c.flags)
 		if err != nil || s.GraphRoot != c.root || s.Driver != c.driver {

@@ -58,46 +58,85 @@ func Exec(args []string) int {
 // own flags, are read as they read themselves; and taken from
 // hiddenGlobalFlags for those its --help hides. A flag neither knows is an
 // error: what follows it could be its value or the command.
+//
+// The global flags come back one an element, --LONG-NAME or
+// --LONG-NAME=VALUE, as every reader of them (GlobalValue) and podman take
+// them.
 func SplitGlobalFlags(args []string) (global, rest []string, err error) {
-	takesValue, err := GlobalFlags()
+	known, err := GlobalFlags()
 	if err != nil {
 		return nil, nil, err
 	}
+	return splitGlobalFlags(args, known)
+}
+
+func splitGlobalFlags(args []string, known map[string]GlobalFlag) (global, rest []string, err error) {
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
 		if arg == "--" || !strings.HasPrefix(arg, "-") || arg == "-" {
-			return args[:i], args[i:], nil
+			return global, args[i:], nil
 		}
-		name, _, hasValue := strings.Cut(strings.TrimLeft(arg, "-"), "=")
-		valued, known := takesValue[name]
-		if !known {
+		name, value, hasValue := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+		flag, ok := known[name]
+		if !ok {
 			return nil, nil, fmt.Errorf("unknown flag: %s", arg)
 		}
-		if valued && !hasValue {
+		if flag.takesValue && !hasValue && i+1 < len(args) {
 			i++ // its value is the next argument
+			value, hasValue = args[i], true
+		}
+		if hasValue {
+			global = append(global, "--"+flag.name+"="+value)
+		} else {
+			global = append(global, "--"+flag.name)
 		}
 	}
-	return args, nil, nil
+	return global, nil, nil
+}
+
+// GlobalValue is the value of the global flag name (long, without dashes)
+// in global flags as SplitGlobalFlags gives them: the last one given, "" for
+// one given without a value.
+func GlobalValue(global []string, name string) (value string, given bool) {
+	for _, arg := range global {
+		if n, v, _ := strings.Cut(arg, "="); n == "--"+name {
+			value, given = v, true
+		}
+	}
+	return value, given
 }
 
 // podmanFlagLine matches a flag line of podman's help: "  -r, --remote",
 // "      --root string".
 var podmanFlagLine = regexp.MustCompile(`^\s+(?:-(\w), )?--([\w-]+)( \S+)?\s`)
 
-// hiddenGlobalFlags are the global flags podman 4 and 5 take but hide from
-// --help (cmd/podman/root.go), and whether each takes a value. A version
-// that lacks one refuses it itself.
-var hiddenGlobalFlags = map[string]bool{
-	"config": true, "context": true, "cpu-profile": true, "db-backend": true,
-	"default-mounts-file": true, "host": true, "H": true, "max-workers": true,
-	"memory-profile": true, "network-backend": true, "pull-option": true,
-	"registries-conf": true,
-	"debug":           false, "D": false, "noout": false, "trace": false,
+// A GlobalFlag is one of podman's global flags.
+type GlobalFlag struct {
+	name       string // long
+	takesValue bool
 }
 
-// GlobalFlags maps each global flag name (long and short) of the installed
-// podman to whether it takes a value.
-func GlobalFlags() (map[string]bool, error) {
+// hiddenGlobalFlags are the global flags podman 4 and 5 take but hide from
+// --help (cmd/podman/root.go), by long and short name. A version that
+// lacks one refuses it itself.
+var hiddenGlobalFlags = func() map[string]GlobalFlag {
+	flags := make(map[string]GlobalFlag)
+	for name, takesValue := range map[string]bool{
+		"config": true, "context": true, "cpu-profile": true, "db-backend": true,
+		"default-mounts-file": true, "host": true, "max-workers": true,
+		"memory-profile": true, "network-backend": true, "pull-option": true,
+		"registries-conf": true,
+		"debug":           false, "noout": false, "trace": false,
+	} {
+		flags[name] = GlobalFlag{name, takesValue}
+	}
+	flags["H"], flags["D"] = flags["host"], flags["debug"]
+	return flags
+}()
+
+// GlobalFlags are the installed podman's global flags, by long and short
+// name.
+func GlobalFlags() (map[string]GlobalFlag, error) {
 	podman, err := Find()
 	if err != nil {
 		return nil, err
@@ -106,16 +145,25 @@ func GlobalFlags() (map[string]bool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("asking %s for its global flags: %w", podman, err)
 	}
+	return helpGlobalFlags(string(help)), nil
+}
+
+// helpGlobalFlags are the flags podman's --help lists, and the hidden ones.
+func helpGlobalFlags(help string) map[string]GlobalFlag {
 	flags := maps.Clone(hiddenGlobalFlags)
-	for _, line := range strings.Split(string(help), "\n") {
+	for _, line := range strings.Split(help, "\n") {
 		m := podmanFlagLine.FindStringSubmatch(line + " ")
 		if m == nil {
 			continue
 		}
-		flags[m[2]] = m[3] != ""
+		flag := GlobalFlag{name: m[2], takesValue: m[3] != ""}
+		flags[flag.name] = flag
 		if m[1] != "" {
-			flags[m[1]] = m[3] != ""
+			flags[m[1]] = flag
 		}
 	}
-	return flags, nil
+	return flags
 }
+
+// TakesValue says whether the flag takes a value.
+func (f GlobalFlag) TakesValue() bool { return f.takesValue }

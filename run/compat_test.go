@@ -40,8 +40,8 @@ func TestWithoutHealthcheckOverride(t *testing.T) {
 }
 
 func TestClientFlags(t *testing.T) {
-	service, out, noout := clientFlags([]string{"--log-level", "error", "--out", "/tmp/o", "--noout", "--runtime=runc"})
-	if !reflect.DeepEqual(service, []string{"--log-level", "error", "--runtime=runc"}) || out != "/tmp/o" || !noout {
+	service, out, noout := clientFlags([]string{"--log-level=error", "--out=/tmp/o", "--noout", "--runtime=runc"})
+	if !reflect.DeepEqual(service, []string{"--log-level=error", "--runtime=runc"}) || out != "/tmp/o" || !noout {
 		t.Errorf("got %q %q %v", service, out, noout)
 	}
 	if _, _, noout := clientFlags([]string{"--noout=false"}); noout {
@@ -50,13 +50,12 @@ func TestClientFlags(t *testing.T) {
 }
 
 func TestRefuseRemote(t *testing.T) {
-	for _, global := range [][]string{{"--url", "unix:///x"}, {"-r"}, {"--connection=other"}, {"--identity", "k"}} {
+	for _, global := range [][]string{{"--url=unix:///x"}, {"--remote"}, {"--connection=other"}, {"--identity=k"}, {"--host=tcp://h"}, {"--context=x"}} {
 		if refuseRemote(global) == nil {
 			t.Errorf("%q not refused", global)
 		}
 	}
-	// A value is not a flag: --log-level's value "c" is not -c.
-	if err := refuseRemote([]string{"--log-level", "c", "--runtime", "r"}); err != nil {
+	if err := refuseRemote([]string{"--log-level=c", "--runtime=r"}); err != nil {
 		t.Error(err)
 	}
 }

@@ -29,7 +29,7 @@ func acceptGlobalFlags(flags *pflag.FlagSet, args []string) func() []string {
 		if len(name) == 1 || flags.Lookup(name) != nil {
 			continue // short ones would clash with run's (-c is --cpu-shares)
 		}
-		if global[name] {
+		if global[name].TakesValue() {
 			flags.StringArray(name, nil, "")
 		} else {
 			flags.Bool(name, false, "")

@@ -385,13 +385,8 @@ const profileTimeout = 30 * time.Second
 // refuseRemote refuses the global flags that point podman at another
 // machine: podprof traces this one's kernel.
 func refuseRemote(global []string) error {
-	for _, arg := range global {
-		if !strings.HasPrefix(arg, "-") {
-			continue // a value
-		}
-		name, _, _ := strings.Cut(strings.TrimLeft(arg, "-"), "=")
-		switch name {
-		case "remote", "r", "url", "host", "H", "connection", "c", "context", "identity":
+	for _, name := range []string{"remote", "url", "host", "connection", "context", "identity"} {
+		if _, given := podmancmd.GlobalValue(global, name); given {
 			return fmt.Errorf("podprof run traces containers on this machine; --%s points podman elsewhere: drop it", name)
 		}
 	}
@@ -402,19 +397,12 @@ func refuseRemote(global []string) error {
 // the service: --out FILE (podman 5: stdout, the container's too, goes to
 // FILE) and --noout.
 func clientFlags(global []string) (service []string, out string, noout bool) {
-	for i := 0; i < len(global); i++ {
-		name, value, hasValue := strings.Cut(strings.TrimLeft(global[i], "-"), "=")
-		switch name {
-		case "out":
-			if !hasValue && i+1 < len(global) {
-				i++
-				value = global[i]
-			}
-			out = value
-		case "noout":
-			noout = value != "false"
-		default:
-			service = append(service, global[i])
+	out, _ = podmancmd.GlobalValue(global, "out")
+	value, noout := podmancmd.GlobalValue(global, "noout")
+	noout = noout && value != "false"
+	for _, arg := range global {
+		if name, _, _ := strings.Cut(arg, "="); name != "--out" && name != "--noout" {
+			service = append(service, arg)
 		}
 	}
 	return service, out, noout

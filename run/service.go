@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"go.podman.io/common/pkg/config"
@@ -43,7 +42,7 @@ func newRunDir(globalFlags []string) (dir string, hooksDirFlags []string, err er
 	// --hooks-dir replaces podman's configured dirs: keep them, unless
 	// the user's own --hooks-dir replaces them already.
 	var dirs []string
-	if !hasFlag(globalFlags, "hooks-dir") {
+	if _, given := podmancmd.GlobalValue(globalFlags, "hooks-dir"); !given {
 		defaults, err := config.Default()
 		if err != nil {
 			os.RemoveAll(dir)
@@ -55,16 +54,6 @@ func newRunDir(globalFlags []string) (dir string, hooksDirFlags []string, err er
 		hooksDirFlags = append(hooksDirFlags, "--hooks-dir", d)
 	}
 	return dir, hooksDirFlags, nil
-}
-
-// hasFlag says whether args, podman's global flags, set the flag name.
-func hasFlag(args []string, name string) bool {
-	for _, arg := range args {
-		if n, _, _ := strings.Cut(arg, "="); n == "--"+name {
-			return true
-		}
-	}
-	return false
 }
 
 // writeHook writes the hook that makes podman run `podprof hook` before
