@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/podprof/podprof/internal/e2e"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -40,6 +42,7 @@ func makeSyscalls(list string) int {
 // the runtime's calls before exec; the program is attached only while a
 // container records.
 func TestTracerRecordsSyscalls(t *testing.T) {
+	e2e.Require(t, false, "it loads BPF programs")
 	tr := newTestTracer(t)
 	if tr.syscalls.link != nil {
 		t.Fatal("the sys_enter program is attached before any container asked for it")
@@ -89,6 +92,7 @@ func TestTracerRecordsSyscalls(t *testing.T) {
 
 // A container that does not ask records no system call.
 func TestTracerSyscallsOnlyWhenAsked(t *testing.T) {
+	e2e.Require(t, false, "it loads BPF programs")
 	tr := newTestTracer(t)
 	c, cmd, _ := startFake(t, tr, t.TempDir(), []string{os.Args[0]}, []string{syscallsEnv + "=x86_64:140"})
 	if tr.syscalls.link != nil {

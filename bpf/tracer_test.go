@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/podprof/podprof/internal/e2e"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -185,6 +187,7 @@ func resolved(t *testing.T, path string) string {
 }
 
 func TestTracerRecordsWorkload(t *testing.T) {
+	e2e.Require(t, false, "it loads BPF programs")
 	tr := newTestTracer(t)
 	dir := t.TempDir()
 	write := func(name, content string) string {
@@ -272,6 +275,7 @@ echo hi > %[4]s`, readFile, childFile, dir, written)
 // TestTracerSeparatesContainers runs two containers at once: each result
 // holds its own file only.
 func TestTracerSeparatesContainers(t *testing.T) {
+	e2e.Require(t, false, "it loads BPF programs")
 	tr := newTestTracer(t)
 	type run struct {
 		file string
@@ -341,6 +345,7 @@ func hasLibc(files map[string]File) bool {
 // whose result nobody collected yet, must neither block the next
 // container nor receive its files.
 func TestTracerNamespaceReuse(t *testing.T) {
+	e2e.Require(t, false, "it loads BPF programs")
 	tr := newTestTracer(t)
 	var containers []*Container
 	var results []Result
