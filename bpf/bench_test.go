@@ -13,9 +13,9 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/podprof/podprof/internal/e2e"
-
 	"golang.org/x/sys/unix"
+
+	"github.com/podprof/podprof/internal/e2e"
 )
 
 // What tracing costs an open(): each benchmark runs b.N open()+close()

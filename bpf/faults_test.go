@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/podprof/podprof/internal/e2e"
-
 	"golang.org/x/sys/unix"
+
+	"github.com/podprof/podprof/internal/e2e"
 )
 
 // makeLongPath creates a file whose absolute path is exactly n bytes, below

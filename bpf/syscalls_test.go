@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/podprof/podprof/internal/e2e"
-
 	"golang.org/x/sys/unix"
+
+	"github.com/podprof/podprof/internal/e2e"
 )
 
 // syscallsEnv makes the test binary a workload that makes the system calls

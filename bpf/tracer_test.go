@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/podprof/podprof/internal/e2e"
-
 	"golang.org/x/sys/unix"
+
+	"github.com/podprof/podprof/internal/e2e"
 )
 
 // These tests load the real programs into the running kernel. They need

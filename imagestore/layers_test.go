@@ -17,11 +17,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/podprof/podprof/internal/e2e"
-
 	"github.com/vbatts/tar-split/tar/asm"
 	"github.com/vbatts/tar-split/tar/storage"
 
+	"github.com/podprof/podprof/internal/e2e"
 	"github.com/podprof/podprof/report"
 )
 
