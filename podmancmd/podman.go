@@ -44,9 +44,15 @@ func Find() (string, error) {
 // podman's own. It returns only on failure, with podman's error exit code.
 func Exec(args []string) int {
 	podman, err := Find()
+	return replaceWith(podman, err, append([]string{"podman"}, args...), "")
+}
+
+// replaceWith execs the program at path, found unless err, with argv. It
+// returns only on failure, with podman's error exit code, after saying
+// why and, if there is one, what to do.
+func replaceWith(path string, err error, argv []string, hint string) int {
 	if err == nil {
-		err = syscall.Exec(podman, append([]string{"podman"}, args...), os.Environ())
-		err = fmt.Errorf("running %s: %w", podman, err)
+		err = fmt.Errorf("running %s: %w%s", path, syscall.Exec(path, argv, os.Environ()), hint)
 	}
 	fmt.Fprintln(os.Stderr, "Error:", err)
 	return 125

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 )
 
 // APIExecutable is the name of the executable that does podprof's
@@ -42,10 +41,5 @@ func APIPath() (string, error) {
 // as they were. It returns only on failure, with podman's error exit code.
 func ExecAPI(args []string) int {
 	path, err := APIPath()
-	if err == nil {
-		err = syscall.Exec(path, append([]string{"podprof"}, args...), os.Environ())
-		err = fmt.Errorf("running %s: %w: podprof run and slim need it beside podprof (make install puts it there)", path, err)
-	}
-	fmt.Fprintln(os.Stderr, "Error:", err)
-	return 125
+	return replaceWith(path, err, append([]string{"podprof"}, args...), ": podprof run and slim need it beside podprof (make install puts it there)")
 }
