@@ -1230,12 +1230,15 @@ func TestBadInputNotRoot(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	bin, home := filepath.Join(dir, "podprof"), filepath.Join(dir, "home")
-	data, err := os.ReadFile(podprofBin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
-		t.Fatal(err)
+	// podprof-podman beside podprof, as make install puts them.
+	for _, name := range []string{"podprof", podmancmd.APIExecutable} {
+		data, err := os.ReadFile(filepath.Join(filepath.Dir(podprofBin), name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := os.Mkdir(home, 0o755); err != nil {
 		t.Fatal(err)
