@@ -39,6 +39,8 @@ podprof adds these commands to podman:
   podprof doctor  which tracer mode this machine supports, and why not others
   podprof hook    the OCI hook for containers annotated
                   io.podprof.profile=/abs/path.json (reads OCI state on stdin)
+  podprof tracer  the tracer service (root) that rootless podman's
+                  containers are traced by (see podprof tracer --help)
 
 Every other command and flag is podman's: podprof runs the real podman with
 them unchanged, so alias podman=podprof is safe. Podman's help follows.
@@ -82,6 +84,8 @@ func main() {
 		os.Exit(cli.Doctor(os.Stdout))
 	case "hook":
 		os.Exit(cli.Hook(rest))
+	case "tracer":
+		os.Exit(cli.Tracer(rest))
 	case "--help", "-h":
 		fmt.Print(usage)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/podprof/podprof/report"
+	"github.com/podprof/podprof/tracerd"
 )
 
 // DefaultProfileDir is where podprof run writes profiles unless
@@ -16,15 +17,30 @@ import (
 // container is looked for.
 const DefaultProfileDir = "/var/lib/podprof/profiles"
 
+// ProfileDir is DefaultProfileDir for root; a user without root, who can't
+// write there, has its own: $XDG_DATA_HOME/podprof/profiles
+// (~/.local/share/podprof/profiles).
+func ProfileDir() string {
+	if tracerd.Privileged() {
+		return DefaultProfileDir
+	}
+	data := os.Getenv("XDG_DATA_HOME")
+	if data == "" {
+		home, _ := os.UserHomeDir()
+		data = filepath.Join(home, ".local", "share")
+	}
+	return filepath.Join(data, "podprof", "profiles")
+}
+
 // ProfilePaths turns what the user named into profile files: a file as
 // given; a container's name or id prefix as the newest of its profiles in
-// DefaultProfileDir (how `podprof run -d` users find theirs); nothing as
+// ProfileDir (how `podprof run -d` users find theirs); nothing as
 // the newest profile there.
 func ProfilePaths(args []string) ([]string, error) {
 	saved := savedProfiles()
 	if len(args) == 0 {
 		if len(saved) == 0 {
-			return nil, fmt.Errorf("no profile given, and none in %s: name a PROFILE file", DefaultProfileDir)
+			return nil, fmt.Errorf("no profile given, and none in %s: name a PROFILE file", ProfileDir())
 		}
 		return saved[:1], nil
 	}
@@ -54,13 +70,13 @@ func containerProfile(saved []string, container string) (string, error) {
 			return path, nil
 		}
 	}
-	return "", errors.New("no profile of container " + report.Printable(container) + " in " + DefaultProfileDir +
+	return "", errors.New("no profile of container " + report.Printable(container) + " in " + ProfileDir() +
 		": a container's profile is written when it ends; or name a PROFILE file")
 }
 
-// savedProfiles lists the profiles in DefaultProfileDir, newest first.
+// savedProfiles lists the profiles in ProfileDir, newest first.
 func savedProfiles() []string {
-	paths, _ := filepath.Glob(filepath.Join(DefaultProfileDir, "*.json"))
+	paths, _ := filepath.Glob(filepath.Join(ProfileDir(), "*.json"))
 	modified := make(map[string]int64, len(paths))
 	for _, path := range paths {
 		if st, err := os.Stat(path); err == nil {

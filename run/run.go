@@ -42,7 +42,7 @@ type options struct {
 
 func (o *options) define(flags *pflag.FlagSet) {
 	flags.StringVar(&o.output, "podprof-output", os.Getenv("PODPROF_OUTPUT"),
-		"write the profile to `PATH` (default "+cli.DefaultProfileDir+"/NAME-TIME.json)")
+		"write the profile to `PATH` (default "+cli.ProfileDir()+"/NAME-TIME.json)")
 	flags.StringVar(&o.summary, "podprof-summary", envOr("PODPROF_SUMMARY", "auto"),
 		"print the summary of used files: auto (when stderr is a terminal), always or never")
 	flags.StringVar(&o.format, "podprof-format", envOr("PODPROF_FORMAT", "text"),
@@ -50,7 +50,7 @@ func (o *options) define(flags *pflag.FlagSet) {
 	flags.StringVar(&o.tracer, "podprof-tracer", envOr("PODPROF_TRACER", "auto"),
 		"tracer mode: auto, lsm, fentry or tracepoint")
 	flags.StringVar(&o.untraceable, "podprof-untraceable", envOr("PODPROF_UNTRACEABLE", "fail"),
-		"where podprof can't trace (not root, a kernel that can't): fail, or run the container untraced as podman would")
+		"where podprof can't trace (no tracer service for a user without root, a kernel that can't): fail, or run the container untraced as podman would")
 	o.seccomp.define(flags)
 }
 
@@ -149,10 +149,11 @@ func runTraced(cmd *cobra.Command, args, runArgs []string, opts *options, global
 	if err := opts.validate(); err != nil {
 		return err
 	}
-	if os.Geteuid() != 0 {
-		return untraceableError{errors.New("podprof run needs root to load its eBPF tracer: run it as root, or pass --podprof-untraceable=run")}
-	}
 	if err := refuseRemote(globalFlags); err != nil {
+		return err
+	}
+	dial, err := dialTracer()
+	if err != nil {
 		return err
 	}
 	podman, err := podmancmd.Find()
@@ -180,7 +181,7 @@ func runTraced(cmd *cobra.Command, args, runArgs []string, opts *options, global
 	defer releaseTracer()
 	held := make(chan error, 1)
 	go func() {
-		tracer, err := tracerd.Dial(tracerd.Request{Mode: opts.tracer, Hold: true}, tracerd.ReadyTimeout)
+		tracer, err := dial(tracerd.Request{Mode: opts.tracer, Hold: true}, tracerd.ReadyTimeout)
 		if err == nil {
 			defer tracer.Close() // held until podprof run returns
 		}
@@ -214,7 +215,7 @@ func runTraced(cmd *cobra.Command, args, runArgs []string, opts *options, global
 	if detach, _ := cmd.Flags().GetBool("detach"); detach {
 		return nil // the tracer writes the profile when the container ends
 	}
-	written, err := awaitProfile(output, before)
+	written, err := awaitProfile(dial, output, before)
 	if err != nil {
 		return podprofFailed(err)
 	}
@@ -337,14 +338,14 @@ func printSummary(profilePath, format string, globalFlags []string) error {
 // profilePath is the absolute path the profile is written to.
 func profilePath(output string, cmd *cobra.Command, image string) (string, error) {
 	if output == "" {
-		if err := os.MkdirAll(cli.DefaultProfileDir, 0o755); err != nil {
-			return "", fmt.Errorf("creating %s: %w", cli.DefaultProfileDir, err)
+		if err := os.MkdirAll(cli.ProfileDir(), 0o755); err != nil {
+			return "", fmt.Errorf("creating %s: %w", cli.ProfileDir(), err)
 		}
 		name, _ := cmd.Flags().GetString("name")
 		if name == "" {
 			name = imageBaseName(image)
 		}
-		output = filepath.Join(cli.DefaultProfileDir, name+"-"+time.Now().Format("20060102-150405.000")+".json")
+		output = filepath.Join(cli.ProfileDir(), name+"-"+time.Now().Format("20060102-150405.000")+".json")
 	}
 	abs, err := filepath.Abs(output)
 	if err != nil {
@@ -368,8 +369,8 @@ func imageBaseName(image string) string {
 // awaitProfile returns once the tracer is done with the containers whose
 // profile goes to path, and says whether one of them wrote it: a
 // container whose command never ran has no profile.
-func awaitProfile(path string, before os.FileInfo) (written bool, err error) {
-	tracer, err := tracerd.Dial(tracerd.Request{Await: path}, profileTimeout)
+func awaitProfile(dial func(tracerd.Request, time.Duration) (*tracerd.Client, error), path string, before os.FileInfo) (written bool, err error) {
+	tracer, err := dial(tracerd.Request{Await: path}, profileTimeout)
 	if err != nil {
 		return false, fmt.Errorf("waiting for the profile %s: %w", report.Printable(path), err)
 	}

@@ -65,7 +65,7 @@ func writeHook(dir string) error {
 	}
 	hook := hooks.Hook{
 		Version: hooks.Version,
-		Hook:    rspec.Hook{Path: self, Args: []string{"podprof", "hook"}},
+		Hook:    rspec.Hook{Path: self, Args: []string{"podprof", "hook"}, Env: hookEnv()},
 		When:    hooks.When{Annotations: map[string]string{"^" + regexp.QuoteMeta(tracerd.ProfileAnnotation) + "$": ".+"}},
 		Stages:  []string{"prestart"},
 	}
@@ -78,6 +78,15 @@ func writeHook(dir string) error {
 	}
 	if err := os.WriteFile(filepath.Join(dir, "podprof.json"), data, 0o600); err != nil {
 		return fmt.Errorf("writing the hook: %w", err)
+	}
+	return nil
+}
+
+// hookEnv is the hook's environment, which the runtime otherwise leaves
+// empty: where podprof run was told the tracer service listens.
+func hookEnv() []string {
+	if socket, ok := os.LookupEnv(tracerd.ServiceSocketEnv); ok {
+		return []string{tracerd.ServiceSocketEnv + "=" + socket}
 	}
 	return nil
 }

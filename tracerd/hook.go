@@ -42,13 +42,17 @@ const ReadyTimeout = 20 * time.Second
 
 // Hook is the OCI prestart hook. The runtime gives it the container's
 // state on stdin, with no PATH in the environment. It returns once the
-// tracer process watches the container and will write its profile when
+// tracer process (under rootless podman, the tracer service) watches the
+// container and will write its profile when
 // the container's init exits, or the reason it can't, which fails the
 // container's start.
 func Hook(stdin io.Reader) error {
 	var state rspec.State
 	if err := json.NewDecoder(stdin).Decode(&state); err != nil {
 		return fmt.Errorf("the container state on stdin is not OCI state JSON: %w", err)
+	}
+	if !Privileged() {
+		return hookForUser(&state)
 	}
 	client, err := Dial(Request{Mode: state.Annotations[TracerAnnotation], Watch: &state}, ReadyTimeout)
 	if err != nil {

@@ -28,7 +28,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/podprof/podprof/bpf"
-	"github.com/podprof/podprof/imagestore"
 	"github.com/podprof/podprof/podmancmd"
 	"github.com/podprof/podprof/report"
 )
@@ -80,8 +79,9 @@ type tracerReply struct {
 
 // Client is a connection to the tracer process.
 type Client struct {
-	conn net.Conn
-	Mode bpf.Mode
+	conn   net.Conn
+	reader *bufio.Reader // what the tracer sent after its reply
+	Mode   bpf.Mode
 }
 
 // Dial connects to the tracer process, starting it if none runs, and
@@ -120,7 +120,8 @@ func converse(conn net.Conn, req Request, deadline time.Time) (*Client, error) {
 		conn.Close()
 		return nil, errTracerGone
 	}
-	line, err := bufio.NewReader(conn).ReadBytes('\n')
+	reader := bufio.NewReader(conn)
+	line, err := reader.ReadBytes('\n')
 	if err != nil {
 		conn.Close()
 		if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -138,7 +139,7 @@ func converse(conn net.Conn, req Request, deadline time.Time) (*Client, error) {
 		return nil, errors.New(reply.Error)
 	}
 	conn.SetDeadline(time.Time{})
-	return &Client{conn: conn, Mode: bpf.Mode(reply.Mode)}, nil
+	return &Client{conn: conn, reader: reader, Mode: bpf.Mode(reply.Mode)}, nil
 }
 
 func (c *Client) Close() error { return c.conn.Close() }
@@ -416,30 +417,8 @@ func (d *tracerd) finish(state *rspec.State, ctr *bpf.Container, started time.Ti
 		d.mu.Unlock()
 	}()
 	res, err := ctr.Wait(context.Background())
-	if err == nil && len(res.Files) == 0 && res.Lost == 0 {
-		// Even a program that opens nothing is recorded when it is
-		// exec'd: the init exited before running the container's command
-		// (not found, not executable), which podman reports. A profile
-		// would only claim that a workload ran and used nothing.
-		return
-	}
 	if err == nil {
-		err = syscalls.write(res.Syscalls, d.log)
-	}
-	if err == nil {
-		container, image := imagestore.ContainerOfBundle(state.Bundle, state.ID)
-		err = report.WriteProfile(output, &report.Profile{
-			Version:    report.ProfileVersion,
-			Image:      image,
-			Container:  container,
-			Tracer:     string(d.tracer.Mode()),
-			Kernel:     KernelRelease(),
-			Started:    started,
-			Ended:      time.Now(),
-			LostEvents: res.Lost,
-			Files:      profileFiles(res.Files),
-			Run:        runRecord(state.Annotations[RunAnnotation]),
-		})
+		err = writeProfiles(state, newRecords(d.tracer.Mode(), res, started), syscalls, d.log)
 	}
 	if err != nil && d.log != nil {
 		d.log.Err(fmt.Sprintf("container %s: %v", state.ID, err))
