@@ -22,7 +22,9 @@
 #                    prints a table per kernel, writes nothing
 #   test-podman-system  podman's system tests (bats) with podman, then with ./podprof;
 #                    fails on tests that pass with podman only (contrib/podman-system-tests/)
-#   install          binary to $(DESTDIR)$(PREFIX)/bin, OCI hook to $(DESTDIR)$(HOOKSDIR)
+#   install          binary to $(DESTDIR)$(PREFIX)/bin, OCI hook to $(DESTDIR)$(HOOKSDIR),
+#                    the tracer service's systemd units to $(DESTDIR)$(SYSTEMDDIR)
+#                    (enable: systemctl enable --now podprof-tracer.socket)
 #   clean
 
 # Use go from PATH, else the toolchain at /usr/local/go.
@@ -36,6 +38,7 @@ GO_TEST_FLAGS ?= -count=1 -v -timeout 30m
 PREFIX ?= /usr/local
 DESTDIR ?=
 HOOKSDIR ?= /usr/share/containers/oci/hooks.d
+SYSTEMDDIR ?= /etc/systemd/system
 
 DEMO_IMAGE := localhost/podprof-demo/debian:bookworm
 
@@ -111,6 +114,10 @@ install: build
 	install -d $(DESTDIR)$(HOOKSDIR)
 	sed 's|"/usr/local/bin/podprof"|"$(PREFIX)/bin/podprof"|' contrib/hooks.d/podprof.json >$(DESTDIR)$(HOOKSDIR)/podprof.json
 	chmod 0644 $(DESTDIR)$(HOOKSDIR)/podprof.json
+	install -d $(DESTDIR)$(SYSTEMDDIR)
+	install -m 0644 contrib/systemd/podprof-tracer.socket $(DESTDIR)$(SYSTEMDDIR)/podprof-tracer.socket
+	sed 's|/usr/local/bin/podprof|$(PREFIX)/bin/podprof|' contrib/systemd/podprof-tracer.service >$(DESTDIR)$(SYSTEMDDIR)/podprof-tracer.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDDIR)/podprof-tracer.service
 
 clean:
 	rm -f podprof podprof-podman

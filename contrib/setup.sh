@@ -13,6 +13,9 @@
 #                                                package database images
 #                                                (contrib/images/packages.sh)
 #   5. runs a container from each image as a smoke test
+#   6. creates the rootless tests' users (podprof-rootless-a, -b) with
+#      subordinate ids, a containers.conf for them, and the busybox and demo
+#      images in their own stores; a smoke test runs a rootless container
 #
 # podprof itself does not depend on steps 3 and 4; they only make podman
 # usable on the CI/demo machine.
@@ -36,8 +39,8 @@ DEMO_RECIPE=1
 CONF_DROPIN=/etc/containers/containers.conf.d/50-podprof.conf
 
 PACKAGES=(
-	# container runtime
-	podman runc conmon
+	# container runtime; newuidmap/newgidmap and slirp4netns for rootless podman
+	podman runc conmon uidmap slirp4netns
 	# BPF build (clang/llvm only for `make generate`)
 	clang llvm bpftool libbpf-dev
 	# libseccomp's scmp_sys_resolver, for `go generate ./seccomp`
@@ -301,5 +304,76 @@ if [ "${PODPROF_SETUP_SKIP_SMOKE:-0}" != 1 ]; then
 		die "podman run $DEMO_IMAGE failed"
 	log "smoke test: podman runs both images"
 fi
+
+# --- 6. rootless podman users ---------------------------------------------------
+# Unprivileged users for the rootless tests (issue 17): podprof run and the
+# hook under their rootless podman, served by the tracer service. Each gets
+# subordinate ids of its own, the host's network (/dev/net/tun is root's
+# here, so slirp4netns can't open it) and the overlay driver, and the test
+# images loaded into its own store (by image id: reloaded when root's
+# changes).
+ROOTLESS_USERS=(podprof-rootless-a podprof-rootless-b)
+ROOTLESS_IMAGES=("$BUSYBOX_IMAGE" "$DEMO_IMAGE")
+
+# next_subordinate FILE: the first id after every range FILE gives.
+next_subordinate() {
+	awk -F: 'BEGIN {n = 100000} NF == 3 && $2 + $3 > n {n = $2 + $3} END {print n}' "$1"
+}
+
+as_user() { # USER COMMAND...
+	(cd / && runuser -u "$1" -- "${@:2}")
+}
+
+for u in "${ROOTLESS_USERS[@]}"; do
+	if ! id "$u" >/dev/null 2>&1; then
+		useradd --create-home --shell /bin/bash "$u"
+		log "rootless: created user $u"
+	fi
+	for f in /etc/subuid /etc/subgid; do
+		touch "$f"
+		if ! grep -q "^$u:" "$f"; then
+			first=$(next_subordinate "$f")
+			if [ "$f" = /etc/subuid ]; then opt=--add-subuids; else opt=--add-subgids; fi
+			usermod "$opt" "$first-$((first + 65535))" "$u"
+			log "rootless: $u gets ids $first-$((first + 65535)) in $f"
+		fi
+	done
+	home=$(getent passwd "$u" | cut -d: -f6)
+	conf_dir=$home/.config/containers
+	rootless_conf='# Written by podprof contrib/setup.sh: the host network (slirp4netns
+# cannot open /dev/net/tun on this machine), the ulimits and runtime of
+# /etc/containers/containers.conf.d/50-podprof.conf apply too.
+[containers]
+netns = "host"
+'
+	rootless_storage='[storage]
+driver = "overlay"
+'
+	if [ "$(cat "$conf_dir/containers.conf" 2>/dev/null)" != "$(printf '%s' "$rootless_conf")" ] ||
+		[ "$(cat "$conf_dir/storage.conf" 2>/dev/null)" != "$(printf '%s' "$rootless_storage")" ]; then
+		as_user "$u" mkdir -p "$conf_dir"
+		printf '%s' "$rootless_conf" | as_user "$u" tee "$conf_dir/containers.conf" >/dev/null
+		printf '%s' "$rootless_storage" | as_user "$u" tee "$conf_dir/storage.conf" >/dev/null
+		# A store made with another driver keeps it: start it afresh.
+		as_user "$u" podman system reset --force >/dev/null 2>&1 || true
+		log "rootless: wrote $conf_dir/containers.conf and storage.conf"
+	fi
+	for image in "${ROOTLESS_IMAGES[@]}"; do
+		want=$(podman image inspect --format '{{.Id}}' "$image")
+		have=$(as_user "$u" podman image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
+		if [ "$have" = "$want" ]; then
+			log "rootless: $u has $image"
+		else
+			podman save "$image" | as_user "$u" podman load --quiet >/dev/null ||
+				die "loading $image into $u's store failed"
+			log "rootless: loaded $image into $u's store"
+		fi
+	done
+	if [ "${PODPROF_SETUP_SKIP_SMOKE:-0}" != 1 ]; then
+		as_user "$u" podman run --rm "$BUSYBOX_IMAGE" true 2>/dev/null ||
+			die "rootless podman run $BUSYBOX_IMAGE as $u failed: try runuser -u $u -- podman run --rm $BUSYBOX_IMAGE true"
+		log "rootless: smoke test: $u runs $BUSYBOX_IMAGE with rootless podman"
+	fi
+done
 
 log "done in $((SECONDS - start)) s"
