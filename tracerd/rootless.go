@@ -46,7 +46,7 @@ func DialService(req Request, timeout time.Duration) (*Client, error) {
 	case errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED):
 		return nil, fmt.Errorf("no podprof tracer service listens on %s, and tracing without root needs it: %s", socket, StartServiceHint)
 	case errors.Is(err, syscall.EACCES):
-		return nil, fmt.Errorf("you may not connect to the podprof tracer service on %s (permission denied): ask root to add you to the group of that socket (podprof tracer --group)", socket)
+		return nil, fmt.Errorf("you may not connect to the podprof tracer service on %s (permission denied, on the socket or a directory above it): ask root to add you to the socket's group (podprof tracer --group)", socket)
 	case err != nil:
 		return nil, fmt.Errorf("connecting to the podprof tracer service on %s: %w", socket, err)
 	}
