@@ -55,7 +55,7 @@ func privileges() string {
 	if os.Geteuid() == 0 {
 		return "root"
 	}
-	return fmt.Sprintf("uid %d, not root: tracing needs root (CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE at least)", os.Geteuid())
+	return fmt.Sprintf("uid %d, not root: tracing needs root (CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE at least); rootless podman's containers are traced by the tracer service root runs (podprof tracer)", os.Geteuid())
 }
 
 // syscallRecording says whether --podprof-seccomp works in a mode.

@@ -41,6 +41,8 @@ CONF_DROPIN=/etc/containers/containers.conf.d/50-podprof.conf
 PACKAGES=(
 	# container runtime; newuidmap/newgidmap and slirp4netns for rootless podman
 	podman runc conmon uidmap slirp4netns
+	# systemd-socket-activate: the tracer service started as its socket unit would
+	systemd
 	# BPF build (clang/llvm only for `make generate`)
 	clang llvm bpftool libbpf-dev
 	# libseccomp's scmp_sys_resolver, for `go generate ./seccomp`

@@ -172,4 +172,18 @@ func TestMakeInstall(t *testing.T) {
 	if h.Hook.Path != "/opt/podprof/bin/podprof" || !matches || h.Stages[0] != "prestart" {
 		t.Errorf("the installed hook does not run the installed podprof at prestart for %s:\n%s", tracerd.ProfileAnnotation, hook)
 	}
+	// The tracer service's units: the installed podprof, on the socket
+	// clients look for.
+	units := filepath.Join(dest, "etc/systemd/system")
+	service, err1 := os.ReadFile(filepath.Join(units, "podprof-tracer.service"))
+	socket, err2 := os.ReadFile(filepath.Join(units, "podprof-tracer.socket"))
+	if err1 != nil || err2 != nil {
+		t.Fatalf("the tracer service's units are not installed: %v %v", err1, err2)
+	}
+	if !strings.Contains(string(service), "\nExecStart=/opt/podprof/bin/podprof tracer\n") {
+		t.Errorf("podprof-tracer.service does not run the installed podprof tracer:\n%s", service)
+	}
+	if !strings.Contains(string(socket), "\nListenStream="+tracerd.DefaultServiceSocket+"\n") {
+		t.Errorf("podprof-tracer.socket does not listen on %s:\n%s", tracerd.DefaultServiceSocket, socket)
+	}
 }

@@ -849,3 +849,77 @@ func processRSS(t *testing.T, pid int) int {
 	t.Fatalf("no VmRSS for process %d", pid)
 	return 0
 }
+
+// TestRootlessServiceSocketActivated: `podprof tracer` serves on the socket
+// systemd passes (socket activation, as contrib/systemd's units start it),
+// played by systemd-socket-activate; it leaves that socket to systemd.
+func TestRootlessServiceSocketActivated(t *testing.T) {
+	activate, err := exec.LookPath("systemd-socket-activate")
+	if err != nil {
+		t.Fatal("systemd-socket-activate is missing: install systemd (contrib/setup.sh)")
+	}
+	a := requireRootlessUser(t, rootlessA)
+	dir, err := os.MkdirTemp("", "podprof-rootless-activated-")
+	if err == nil {
+		err = os.Chmod(dir, 0o755)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	socket := filepath.Join(dir, "tracer.sock")
+	log := &lockedBuffer{}
+	// --accept=false: one service for every connection, as the unit's.
+	cmd := exec.Command(activate, "--listen="+socket, filepath.Join(rootlessBin(t), "podprof"), "tracer")
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			t.Errorf("not stopped 20s after SIGTERM:\n%s", log)
+		}
+	})
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(socket); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("systemd-socket-activate made no socket within 10s:\n%s", log)
+		}
+	}
+	if err := os.Chmod(socket, 0o666); err != nil { // the unit's SocketMode
+		t.Fatal(err)
+	}
+	// The first connection starts the service, which answers it.
+	if st := a.serviceStatus(t, socket); st.Mode == "" || st.Connections != 1 {
+		t.Errorf("status from the socket-activated service: %+v\n%s", st, log)
+	}
+	if !strings.Contains(log.String(), "serving on") {
+		t.Errorf("the service did not say it serves:\n%s", log)
+	}
+}
+
+// TestRootlessFilesLimit: a user whose containers record more files than
+// --max-files is traced no further, gets no profile and is told why; the
+// service says so in its log.
+func TestRootlessFilesLimit(t *testing.T) {
+	a := requireRootlessUser(t, rootlessA, demoImage)
+	service := startTracerService(t, "--max-files=50")
+	dir := a.tempDir(t)
+	out := filepath.Join(dir, "p.json")
+	r := a.podprof(t, service.socket, "run", "--rm", "--label", rootlessLabel, "--podprof-output="+out, demoImage,
+		"sh", "-c", "cat /usr/lib/x86_64-linux-gnu/*.so* /usr/share/doc/*/copyright >/dev/null; sleep 3")
+	requireOneLineError(t, r, 125, "the tracer wrote no profile to "+out)
+	if !strings.Contains(service.log.String(), "more than the 50 the podprof tracer holds for one user") {
+		t.Errorf("the service did not log the limit:\n%s", service.log)
+	}
+	requireUnchanged(t, dir, nil)
+	requireNoRootlessLeaks(t, service.socket, a)
+}

@@ -148,7 +148,7 @@ func Serve(cfg ServiceConfig) error {
 		listener.Close()
 	}()
 	log.Printf("podprof tracer: serving on %s, mode %s; per uid at most %d connections, %d containers, %d recorded files",
-		cfg.Socket, tracer.Mode(), cfg.Limits.Connections, cfg.Limits.Containers, cfg.Limits.Files)
+		listener.Addr(), tracer.Mode(), cfg.Limits.Connections, cfg.Limits.Containers, cfg.Limits.Files)
 	for {
 		conn, err := listener.Accept()
 		if err != nil {
