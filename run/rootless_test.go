@@ -65,10 +65,23 @@ func requireRootlessUser(t *testing.T, name string, images ...string) testUser {
 	return tu
 }
 
+// rootlessBinPrefix names the directories of rootlessBinOnce, followed by
+// the pid of the test binary that made one.
+const rootlessBinPrefix = "podprof-rootless-bin-"
+
 // rootlessBinOnce copies podprof, podprof-podman and this test binary (the
 // raw client) to a directory every user can reach: TestMain's is root's.
+// Nothing removes it when the tests end, so each run removes those of
+// test binaries that are gone.
 var rootlessBinOnce = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "podprof-rootless-bin-")
+	stale, _ := filepath.Glob(filepath.Join(os.TempDir(), rootlessBinPrefix+"*-*"))
+	for _, dir := range stale {
+		pid, err := strconv.Atoi(strings.Split(strings.TrimPrefix(filepath.Base(dir), rootlessBinPrefix), "-")[0])
+		if err == nil && syscall.Kill(pid, 0) == syscall.ESRCH {
+			os.RemoveAll(dir)
+		}
+	}
+	dir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", rootlessBinPrefix, os.Getpid()))
 	if err != nil {
 		return "", err
 	}
