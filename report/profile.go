@@ -14,7 +14,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -233,60 +232,7 @@ func explainDecodeError(name string, err error) error {
 // be absolute (the hook's working directory is not the user's), it must not
 // be a symbolic link, and it must be a regular file if it exists.
 func WriteProfile(path string, p *Profile) error {
-	if !filepath.IsAbs(path) {
-		return fmt.Errorf("profile path %s is relative: give an absolute path", Printable(path))
-	}
-	dir := filepath.Dir(path)
-	if info, err := os.Stat(dir); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("cannot write profile %s: directory %s does not exist: create it first", Printable(path), Printable(dir))
-		}
-		return fmt.Errorf("cannot write profile %s: %w", Printable(path), err)
-	} else if !info.IsDir() {
-		return fmt.Errorf("cannot write profile %s: %s is not a directory: choose another path", Printable(path), Printable(dir))
-	}
-	switch info, err := os.Lstat(path); {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
-		return fmt.Errorf("cannot write profile %s: %w", Printable(path), err)
-	case info.Mode()&fs.ModeSymlink != 0:
-		return fmt.Errorf("refusing to write profile %s: it is a symbolic link: remove it or choose another path", Printable(path))
-	case !info.Mode().IsRegular():
-		return fmt.Errorf("refusing to write profile %s: it is a %s, not a regular file: choose another path", Printable(path), describeMode(info.Mode()))
-	}
-
-	// CreateTemp opens with O_EXCL, so a link planted at the temporary name
-	// is never followed; rename then replaces the final name itself, even
-	// if it became a symbolic link since the Lstat above.
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("cannot write profile %s: %w", Printable(path), err)
-	}
-	if err := writeAndSync(tmp, p); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("cannot write profile %s: %w", Printable(path), err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("cannot write profile %s: %w", Printable(path), err)
-	}
-	return nil
-}
-
-// writeAndSync fills f with p, makes it world-readable whatever the umask
-// (the user reads what root wrote), flushes it to disk and closes it.
-func writeAndSync(f *os.File, p *Profile) error {
-	err := encodeProfile(f, p)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if closeErr := f.Close(); err == nil {
-		err = closeErr
-	}
-	return err
+	return WriteFileAtomic(path, "profile", func(w io.Writer) error { return encodeProfile(w, p) })
 }
 
 func describeMode(mode fs.FileMode) string {

@@ -37,12 +37,16 @@ func WriteFileAtomic(path, what string, encode func(io.Writer) error) error {
 	case !info.Mode().IsRegular():
 		return fmt.Errorf("refusing to write %s %s: it is a %s, not a regular file: choose another path", what, Printable(path), describeMode(info.Mode()))
 	}
+	// CreateTemp opens with O_EXCL, so a link planted at the temporary name
+	// is never followed; rename then replaces the final name itself, even
+	// if it became a symbolic link since the Lstat above.
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return fmt.Errorf("cannot write %s %s: %w", what, Printable(path), err)
 	}
 	err = encode(tmp)
 	if err == nil {
+		// World-readable whatever the umask: the user reads what root wrote.
 		err = tmp.Chmod(0o644)
 	}
 	if err == nil {
