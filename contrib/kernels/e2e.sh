@@ -2,16 +2,27 @@
 # /e2e/e2e.sh: the end-to-end container test of the kernel matrix, run by
 # /init in the guest after the bpf tests (see README.md in this folder).
 #
-#   /e2e/e2e.sh MODES      MODES: comma separated, e.g. lsm,fentry,tracepoint
+#   /e2e/e2e.sh MODES [SLIM_MODE]
 #
-# For each mode it runs two real containers with podman 4 and runc:
-#   run   podprof run --rm --network=none --podprof-tracer=MODE ... IMAGE
-#         /bin/sh -c '(read a file, run the dynamic /bin/dash, exit 3)'
-#   hook  plain podman with /e2e/hooks.d (contrib/hooks.d/podprof.json) and
-#         the annotations io.podprof.profile and io.podprof.tracer=MODE,
-#         IMAGE /bin/dash -c '(read a file, exit 4)'
-# It does not judge the profiles: run.sh does, on the host. It prints
-#   PODPROF-E2E-RESULT mode=M run_rc=N hook_rc=N hook_profile=yes|no secs=S run_secs=S hook_secs=S wait_secs=S
+# MODES: comma separated, e.g. lsm,fentry,tracepoint. For each mode it runs
+# three or four real containers with podman 4 and runc:
+#   run     podprof run --rm --network=none --podprof-tracer=MODE
+#           --podprof-seccomp=... IMAGE
+#           /bin/sh -c '(read a file, run the dynamic /bin/dash, exit 3)'
+#   hook    plain podman with /e2e/hooks.d (contrib/hooks.d/podprof.json) and
+#           the annotations io.podprof.profile and io.podprof.tracer=MODE,
+#           IMAGE /bin/dash -c '(read a file, exit 4)'
+#   replay  plain podman, the run's workload under the seccomp profile the
+#           run recorded (--security-opt seccomp=...)
+#   denied  in the first mode only, the same under a copy of that profile
+#           without pipe2, which the workload's $(...) needs: the negative
+#           control
+# In SLIM_MODE (one of MODES, or none) it then runs podprof slim of that
+# mode's run profile, with PODPROF_TRACER=SLIM_MODE so that its verifying
+# runs are traced in that mode too.
+# It does not judge the results: run.sh does, on the host. It prints
+#   PODPROF-E2E-RESULT mode=M run_rc=N hook_rc=N hook_profile=yes|no replay_rc=N denied_rc=N secs=S run_secs=S hook_secs=S replay_secs=S wait_secs=S
+#   PODPROF-E2E-SLIM mode=M rc=N secs=S
 # on the console, and sends the files run.sh needs (profiles, the commands'
 # output, syslog, dmesg) over the second serial port, /dev/ttyS1, framed as
 #   PODPROF-FILE name=NAME
@@ -20,7 +31,10 @@
 # so that kernel messages on the console can never cut into them.
 
 modes=$(echo "${1:-lsm,fentry,tracepoint}" | tr ',' ' ')
+slim_mode=${2:-}
+first_mode=${modes%% *}
 IMAGE=localhost/podprof-e2e/busybox-dash:latest
+SLIM_IMAGE=localhost/podprof-e2e/busybox-dash:slim
 CMD_TIMEOUT=180 # seconds per podman command
 export PATH=/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin
 export HOME=/root TMPDIR=/tmp
@@ -105,6 +119,26 @@ wait_tracer_gone() {
 # another, prints both, and the container exits 3.
 RUN_SCRIPT='x=$(cat /etc/e2e/sh-read); /bin/dash -c "read y </etc/e2e/dash-read; echo e2e-out sh=$x dash=\$y"; exit 3'
 HOOK_SCRIPT='read y </etc/e2e/dash-read; echo e2e-out dash=$y; exit 4'
+# The call the negative control takes away: busybox sh makes a pipe for
+# $(...) with pipe2, which no OCI runtime needs, so only the recording has it.
+DENIED_SYSCALL=pipe2
+
+# without_syscall NAME PROFILE: PROFILE (podprof's indented JSON, one name
+# a line) allowing NAME nowhere; run.sh checks that nothing else changed.
+without_syscall() {
+	awk -v name="\"$1\"" '
+		{ entry = $0; sub(/^[ \t]+/, "", entry); sub(/,$/, "", entry) }
+		entry == name { if ($0 !~ /,$/) sub(/,$/, "", held); next } # the last name: the one before loses its comma
+		{ if (n++) print held; held = $0 }
+		END { if (n) print held }' "$2"
+}
+
+# replay PROFILE OUT: the run's workload, with plain podman, under the
+# seccomp PROFILE
+replay() {
+	timeout "$CMD_TIMEOUT" podman run --rm --network=none --security-opt seccomp="$1" \
+		"$IMAGE" /bin/sh -c "$RUN_SCRIPT" </dev/null >"$2" 2>&1
+}
 
 for mode in $modes; do
 	[ "$import_rc" = 0 ] || {
@@ -115,13 +149,13 @@ for mode in $modes; do
 	tw=$(now)
 	wait_tracer_gone || echo "PODPROF-WARN mode=$mode: the previous tracer still runs after 30s"
 	wait_secs=$(since "$tw")
-	rm -f "/tmp/e2e/$mode.run.json" "/tmp/e2e/$mode.hook.json"
+	rm -f "/tmp/e2e/$mode".*
 
 	mark "$mode: podprof run"
 	t1=$(now)
 	timeout "$CMD_TIMEOUT" podprof run --rm --network=none \
 		--podprof-tracer="$mode" --podprof-output="/tmp/e2e/$mode.run.json" \
-		--podprof-summary=always \
+		--podprof-summary=always --podprof-seccomp="/tmp/e2e/$mode.seccomp.json" \
 		"$IMAGE" /bin/sh -c "$RUN_SCRIPT" </dev/null >"/tmp/e2e/$mode.run.out" 2>&1
 	run_rc=$?
 	run_secs=$(since "$t1")
@@ -146,13 +180,51 @@ for mode in $modes; do
 	hook_profile=no
 	[ -e "/tmp/e2e/$mode.hook.json" ] && hook_profile=yes
 
+	# the run's seccomp profile, applied by plain podman to the same
+	# workload; then without the call it needs (the negative control)
+	mark "$mode: replays under the recorded seccomp profile"
+	t3=$(now)
+	replay_rc=- denied_rc=-
+	if [ -s "/tmp/e2e/$mode.seccomp.json" ]; then
+		replay "/tmp/e2e/$mode.seccomp.json" "/tmp/e2e/$mode.replay.out"
+		replay_rc=$?
+		# it shows that podman enforces the profile, which the mode does
+		# not change: once a boot is enough
+		if [ "$mode" = "$first_mode" ]; then
+			without_syscall "$DENIED_SYSCALL" "/tmp/e2e/$mode.seccomp.json" >"/tmp/e2e/$mode.denied.json"
+			replay "/tmp/e2e/$mode.denied.json" "/tmp/e2e/$mode.denied.out"
+			denied_rc=$?
+		fi
+	fi
+	replay_secs=$(since "$t3")
+	mark "$mode: replays exited $replay_rc (denied $denied_rc)"
+
 	emit "$mode.run.out" "/tmp/e2e/$mode.run.out"
 	emit "$mode.run.json" "/tmp/e2e/$mode.run.json"
 	emit "$mode.hook.out" "/tmp/e2e/$mode.hook.out"
 	emit "$mode.hook.json" "/tmp/e2e/$mode.hook.json"
-	secs=$(awk -v a="$run_secs" -v b="$hook_secs" 'BEGIN{printf "%.1f", a+b}')
+	for f in seccomp.json denied.json replay.out denied.out; do
+		emit "$mode.$f" "/tmp/e2e/$mode.$f"
+	done
+	secs=$(awk -v a="$run_secs" -v b="$hook_secs" -v c="$replay_secs" 'BEGIN{printf "%.1f", a+b+c}')
 	echo "PODPROF-E2E-END mode=$mode"
-	echo "PODPROF-E2E-RESULT mode=$mode run_rc=$run_rc hook_rc=$hook_rc hook_profile=$hook_profile secs=$secs run_secs=$run_secs hook_secs=$hook_secs wait_secs=$wait_secs"
+	echo "PODPROF-E2E-RESULT mode=$mode run_rc=$run_rc hook_rc=$hook_rc hook_profile=$hook_profile replay_rc=$replay_rc denied_rc=$denied_rc secs=$secs run_secs=$run_secs hook_secs=$hook_secs replay_secs=$replay_secs wait_secs=$wait_secs"
+
+	[ "$mode" = "$slim_mode" ] || continue
+	# podprof slim of the run's profile: it builds the slim image, then
+	# runs the recorded run in the original and in the slim image with
+	# podprof run (which takes its mode from PODPROF_TRACER), and compares
+	mark "$mode: podprof slim"
+	t4=$(now)
+	PODPROF_TRACER=$mode timeout "$CMD_TIMEOUT" podprof slim -t "$SLIM_IMAGE" "/tmp/e2e/$mode.run.json" \
+		</dev/null >"/tmp/e2e/$mode.slim.out" 2>&1
+	slim_rc=$?
+	mark "$mode: podprof slim exited $slim_rc"
+	slim_secs=$(since "$t4")
+	podman image inspect --format '{{.Id}}' "$SLIM_IMAGE" >"/tmp/e2e/$mode.slim.id" 2>&1
+	emit "$mode.slim.out" "/tmp/e2e/$mode.slim.out"
+	emit "$mode.slim.id" "/tmp/e2e/$mode.slim.id"
+	echo "PODPROF-E2E-SLIM mode=$mode rc=$slim_rc secs=$slim_secs"
 done
 
 kill "$monitor"

@@ -92,7 +92,12 @@ KEYRING=${PODPROF_APT_KEYRING:-/usr/share/keyrings/debian-archive-keyring.gpg}
 E2E=${PODPROF_E2E:-1}
 E2E_MODES=$(echo "${PODPROF_E2E_MODES:-$MODES}" | tr ',' ' ' | xargs)
 E2E_IMAGE=localhost/podprof-e2e/busybox-dash:latest
+E2E_SLIM_IMAGE=localhost/podprof-e2e/busybox-dash:slim # as e2e.sh names it
 [[ -n $E2E_MODES ]] || E2E=0
+# podprof slim is tested in lsm mode, if that is one of the e2e modes: its
+# verifying runs are traced in that mode too (one mode keeps the boot short)
+E2E_SLIM_MODE=
+[[ " $E2E_MODES " == *" lsm "* ]] && E2E_SLIM_MODE=lsm
 BENCH_ROUNDS=${PODPROF_BENCH_ROUNDS:-5}
 BENCH_PAIRS=${PODPROF_BENCH_PAIRS:-10000}
 BENCH=0
@@ -429,7 +434,7 @@ build_podprof() {
 # with its applet links (as contrib/setup.sh builds podprof-test/busybox),
 # plus the host's dash, which is dynamic: its ELF interpreter (at the
 # Debian path, /lib64/ld-linux-x86-64.so.2, a link into the multiarch dir)
-# and libc.
+# and libc; and an unused file for podprof slim to leave out.
 build_e2e_image() {
 	local dir=$1 r=$1/rootfs p dash interp libc multiarch
 	rm -rf "$r"
@@ -459,6 +464,10 @@ build_e2e_image() {
 	echo "$libc" >"$dir/libc"
 	echo sh >"$r/etc/e2e/sh-read"
 	echo dash >"$r/etc/e2e/dash-read"
+	# what no workload uses: podprof slim must leave it out (everything
+	# else in this image is used or a link to what is)
+	mkdir -p "$r/opt/e2e-unused"
+	cp "$CACHE/busybox/busybox" "$r/opt/e2e-unused/busybox"
 	printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' >"$r/etc/passwd"
 	printf '%s\n' 'root:x:0:' 'nogroup:x:65534:' >"$r/etc/group"
 	tar --numeric-owner --owner=0 --group=0 -C "$r" -cf "$dir/image.tar" . || return 1
@@ -548,7 +557,7 @@ guest_params() {
 	if [[ $BENCH == 1 ]]; then
 		echo "podprof.bench=${MODES// /,} podprof.rounds=$BENCH_ROUNDS podprof.benchtime=${BENCH_PAIRS}x podprof.timeout=$TEST_TIMEOUT"
 	else
-		echo "podprof.modes=${MODES// /,} podprof.timeout=$TEST_TIMEOUT podprof.run=$TEST_RUN${E2E_READY:+ podprof.e2e=${E2E_MODES// /,}}"
+		echo "podprof.modes=${MODES// /,} podprof.timeout=$TEST_TIMEOUT podprof.run=$TEST_RUN${E2E_READY:+ podprof.e2e=${E2E_MODES// /,}${E2E_SLIM_MODE:+ podprof.slim=$E2E_SLIM_MODE}}"
 	fi
 }
 
@@ -599,12 +608,16 @@ fail_modes() { # fail_modes KERNEL REASON: a FAIL line for each mode (and e2e)
 	[[ $E2E == 1 ]] && fail_e2e "$1" "$2"
 	return 0
 }
-fail_e2e() { # fail_e2e KERNEL REASON: an e2e FAIL line for each mode
+fail_e2e() { # fail_e2e KERNEL REASON: an e2e FAIL line for each mode, and for slim
 	local mode
 	for mode in $E2E_MODES; do
 		NFAIL=$((NFAIL + 1))
 		echo "FAIL kernel=$1 mode=$mode e2e (0s) $2"
 	done
+	if [[ -n $E2E_SLIM_MODE ]]; then
+		NFAIL=$((NFAIL + 1))
+		echo "FAIL kernel=$1 mode=$E2E_SLIM_MODE slim (0s) $2"
+	fi
 }
 log_boot() { # log_boot KVER: the boot's facts, as a # line (and its console, verbose)
 	local kver=$1 d=$WORK/$1 c=$WORK/$1/console.txt
@@ -764,6 +777,101 @@ e2e_check() {
 		echo "the $kind profile is not valid JSON"
 }
 
+# e2e_seccomp_check KVER MODE: the problems of the seccomp profile MODE's
+# run recorded, and of the negative control's copy (if this mode ran it)
+e2e_seccomp_check() {
+	local e=$WORK/$1/e2e f=$WORK/$1/e2e/$2.seccomp.json denied
+	if [[ ! -s $f ]]; then
+		echo "no seccomp profile"
+		return
+	fi
+	denied=$e/$2.denied.json
+	[[ -e $denied ]] || denied=/dev/null
+	jq -r -f "$HERE/e2e-seccomp.jq" --slurpfile denied "$denied" "$f" 2>&1 ||
+		echo "the seccomp profile or the negative control's copy is not valid JSON"
+}
+
+# tracer_modes_during LOG FROM TO: the modes of the tracer processes that ran
+# between the mark FROM and the first mark starting with TO in e2e.sh's
+# tracer.log, one per line (the state in effect at FROM counts: the log has
+# a line per change)
+tracer_modes_during() {
+	awk -v from="$2" -v to="$3" '
+		function modes(line,   n, i, f) {
+			sub(/.*tracer=\[/, "", line); sub(/\].*/, "", line)
+			n = split(line, f, " ")
+			for (i = 1; i <= n; i++) { sub(/^[0-9]+:/, "", f[i]); seen[f[i]] = 1 }
+		}
+		/ --- / {
+			mark = $0; sub(/^[^ ]* --- /, "", mark)
+			if (mark == from) { inside = 1; if (state != "") modes(state) }
+			else if (inside && index(mark, to) == 1) inside = 0
+			next
+		}
+		/ tracer=\[/ { state = $0; if (inside) modes($0) }
+		END { for (m in seen) print m }' "$1"
+}
+
+# report_slim KVER: the PASS/FAIL line of podprof slim in E2E_SLIM_MODE
+report_slim() {
+	local kver=$1 mode=$E2E_SLIM_MODE c=$WORK/$1/console.txt e=$WORK/$1/e2e
+	local line rc secs out reasons=() smaller factor files id modes
+	line=$(grep -m1 "^PODPROF-E2E-SLIM mode=$mode " "$c" || true)
+	secs='?'
+	out=$e/$mode.slim.out
+	if [[ -z $line ]]; then
+		reasons+=("$(no_result "$kver" "slim result")")
+	else
+		rc=$(field rc "$line") secs=$(field secs "$line")
+		[[ $rc == 0 ]] || reasons+=("podprof slim exited $rc, want 0")
+		# "1.5x smaller: NAME (ID12) from IMAGE (ID12)", and the table's
+		# "files  ORIGINAL  SLIM": the unused file is left out
+		smaller=$(grep -E "^[0-9.]+x smaller: " "$out" 2>/dev/null || true)
+		factor=$(sed -n 's/^\([0-9.]*\)x smaller: .*/\1/p' <<<"$smaller")
+		files=$(awk '$1 == "files" {print $2, $3; exit}' "$out" 2>/dev/null)
+		if [[ -z $smaller ]]; then
+			reasons+=("podprof slim printed no \"...x smaller:\" line")
+		elif ! awk -v f="$factor" 'BEGIN { exit !(f > 1) }'; then
+			reasons+=("the slim image is not smaller (${factor}x), though the image holds an unused file")
+		elif [[ $smaller != *" smaller: $E2E_SLIM_IMAGE ("*") from $E2E_IMAGE ("* ]]; then
+			reasons+=("podprof slim's result names other images: $smaller")
+		fi
+		if ! awk -v f="$files" 'BEGIN { split(f, n, " "); exit !(n[2] > 0 && n[2] < n[1]) }'; then
+			reasons+=("files (original slim): \"$files\", want fewer in the slim image")
+		fi
+		# the image is in the store under that name, with the id it printed
+		id=$(sed -n 's/^\([0-9a-f]\{64\}\)$/\1/p' "$e/$mode.slim.id" 2>/dev/null)
+		if [[ -z $id ]]; then
+			reasons+=("podman image inspect $E2E_SLIM_IMAGE: $(head -n 1 "$e/$mode.slim.id" 2>/dev/null)")
+		elif [[ $smaller != *" smaller: $E2E_SLIM_IMAGE (${id:0:12})"* ]]; then
+			reasons+=("$E2E_SLIM_IMAGE is image $id in the store, not the one podprof slim printed")
+		fi
+		# the one recorded run, verified: exit 3 in both images, same output
+		if [[ $(grep -c '^verified ' "$out" 2>/dev/null) != 1 ]]; then
+			reasons+=("podprof slim verified $(grep -c '^verified ' "$out" 2>/dev/null) runs, want the one recorded")
+		elif ! grep -qE '^verified \["/bin/sh" "-c" ".+"\] \(exit 3\): same exit code, output and errors, no file missing$' "$out"; then
+			reasons+=("podprof slim: $(grep '^verified ' "$out"), want the run's /bin/sh -c, exit 3, the same in both images")
+		fi
+		modes=$(tracer_modes_during "$e/tracer.log" "$mode: podprof slim" "$mode: podprof slim exited" | sort | xargs)
+		[[ $modes == "$mode" ]] || reasons+=("the verifying runs were traced in mode(s) \"$modes\", want $mode")
+	fi
+	if ((${#reasons[@]} == 0)); then
+		NPASS=$((NPASS + 1))
+		echo "PASS kernel=$kver mode=$mode slim (${secs}s)"
+		return
+	fi
+	NFAIL=$((NFAIL + 1))
+	local joined
+	joined=$(printf '%s; ' "${reasons[@]}")
+	echo "FAIL kernel=$kver mode=$mode slim (${secs}s) ${joined%; }"
+	[[ -n $line ]] && echo "    | $line"
+	show_file "podprof slim output" "$out"
+	show_file "podman image inspect $E2E_SLIM_IMAGE" "$e/$mode.slim.id"
+	show_file "the run profile it slimmed ($mode.run.json)" "$e/$mode.run.json" 400
+	show_file "tracer processes (tracer.log)" "$e/tracer.log"
+	if [[ -s $e/syslog ]]; then show_file "guest syslog (podprof tracer)" "$e/syslog"; fi
+}
+
 report_e2e() { # report_e2e KVER: the e2e PASS/FAIL lines
 	local kver=$1 c=$WORK/$1/console.txt e=$WORK/$1/e2e
 	local setup line mode secs reasons r
@@ -789,6 +897,21 @@ report_e2e() { # report_e2e KVER: the e2e PASS/FAIL lines
 			while IFS= read -r r; do [[ -n $r ]] && reasons+=("run profile: $r"); done < <(e2e_check "$kver" "$mode" run)
 			[[ $hook_rc == 4 ]] || reasons+=("podman with the hook exited $hook_rc, want the container's 4")
 			while IFS= read -r r; do [[ -n $r ]] && reasons+=("hook profile: $r"); done < <(e2e_check "$kver" "$mode" hook)
+			while IFS= read -r r; do [[ -n $r ]] && reasons+=("seccomp profile: $r"); done < <(e2e_seccomp_check "$kver" "$mode")
+			# under the recorded profile, the workload runs as it did traced
+			local replay_rc denied_rc
+			replay_rc=$(field replay_rc "$line") denied_rc=$(field denied_rc "$line")
+			[[ $replay_rc == 3 ]] || reasons+=("podman under the recorded seccomp profile exited $replay_rc, want the container's 3")
+			grep -q '^e2e-out sh=sh dash=dash$' "$e/$mode.replay.out" 2>/dev/null || reasons+=("podman under the recorded seccomp profile: the container's output did not come through")
+			# the negative control, in the first mode: without one of its
+			# calls, the workload does not run as it did
+			if [[ $mode == "${E2E_MODES%% *}" ]]; then
+				if [[ $denied_rc == - ]]; then
+					reasons+=("no negative control ran")
+				elif [[ $denied_rc == 3 ]] && grep -q '^e2e-out sh=sh dash=dash$' "$e/$mode.denied.out"; then
+					reasons+=("under the recorded seccomp profile without one of the workload's calls ($mode.denied.json), it still ran as traced: the profile does not restrict it")
+				fi
+			fi
 		fi
 		if ((${#reasons[@]} == 0)); then
 			NPASS=$((NPASS + 1))
@@ -809,6 +932,9 @@ report_e2e() { # report_e2e KVER: the e2e PASS/FAIL lines
 		show_file "podprof run profile ($mode.run.json)" "$e/$mode.run.json" 400
 		show_file "podman --hooks-dir output" "$e/$mode.hook.out"
 		show_file "hook profile ($mode.hook.json)" "$e/$mode.hook.json" 400
+		show_file "seccomp profile ($mode.seccomp.json)" "$e/$mode.seccomp.json" 400
+		show_file "podman under the seccomp profile" "$e/$mode.replay.out"
+		if [[ -e $e/$mode.denied.out ]]; then show_file "podman under the profile without one call (negative control)" "$e/$mode.denied.out"; fi
 		show_file "tracer processes (tracer.log)" "$e/tracer.log"
 		if [[ -s $e/syslog ]]; then show_file "guest syslog (podprof tracer)" "$e/syslog"; fi
 		if [[ -s $e/dmesg ]]; then
@@ -927,6 +1053,7 @@ main() {
 		report_kernel "$kver"
 		if [[ -n $E2E_READY ]]; then
 			report_e2e "$kver"
+			[[ -z $E2E_SLIM_MODE ]] || report_slim "$kver"
 		elif [[ $E2E == 1 ]]; then
 			fail_e2e "$kver" "cannot build the e2e guest root: $e2e_err"
 		fi
