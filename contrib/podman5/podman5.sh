@@ -4,7 +4,8 @@
 # Debian 12 host. See README.md beside this file.
 #
 #   podman5.sh test [TEST FLAGS...]  build, prepare the chroot, run the suite
-#                                    inside it, print a summary (default)
+#                                    inside it, then the seccomp replay tests
+#                                    under crun, print a summary (default)
 #   podman5.sh prepare               only create/refresh the chroot and images
 #   podman5.sh enter [CMD...]        run CMD (default: bash) in the chroot,
 #                                    as the tests run: in REPO/run, with
@@ -38,12 +39,13 @@ REPO=$(cd "$HERE/../.." && pwd)
 CACHE=${PODPROF_CACHE:-/var/cache/podprof}
 ROOT=${PODPROF_PODMAN5_ROOT:-$CACHE/trixie-podman5}
 SUITE=trixie
-# podman and runc (crun fails on this host); what the tests run besides
-# podman: tmux (terminal tests), make (make install). Go is the host's, bound
-# in (tests build helpers, and make install builds podprof).
-PACKAGES=podman,runc,ca-certificates,tmux,make
+# podman, runc (the suite's runtime, as on the host) and crun (the seccomp
+# replay tests run again under it); what the tests run besides podman: tmux
+# (terminal tests), make (make install). Go is the host's, bound in (tests
+# build helpers, and make install builds podprof).
+PACKAGES=podman,runc,crun,ca-certificates,tmux,make
 # Bump when the chroot's recipe below changes: the cached chroot is rebuilt.
-RECIPE=1
+RECIPE=2
 STAMP=/etc/podprof-podman5.recipe
 STAMP_CONTENT="recipe=$RECIPE suite=$SUITE packages=$PACKAGES"
 # The host images the tests use (made by contrib/setup.sh), copied into the
@@ -70,8 +72,16 @@ die() { printf '[podman5] ERROR: %s\n' "$*" >&2; exit 1; }
 # onto itself first, so that it is a mount point (podman's image import
 # remounts the root: "remount /, flags: 0x44000: invalid argument" without
 # it). /sys comes recursively (cgroups, BTF, bpffs, tracefs, securityfs), as
-# does /dev (pts, shm, mqueue); /run and /tmp are fresh each time, as after a
+# does /dev (pts, shm, mqueue), but for the cgroup v2 mount of this host's
+# hybrid layout (below); /run and /tmp are fresh each time, as after a
 # reboot. Then the BINDS (below), and chroot with a clean environment.
+#
+# Why no /sys/fs/cgroup/unified: crun refuses hybrid cgroups whose v2
+# hierarchy has a controller ("cgroups in hybrid mode not supported, drop
+# all controllers from cgroupv2"), and here it has hugetlb, which no v1
+# hierarchy takes. Without that mount both crun and runc see the v1
+# hierarchies alone, a layout they both support. Only this mount namespace
+# loses it: the host's cgroups stay as they are.
 #
 # Arguments: ROOT NSFILE DIR, then SRC DST ro|rw triples, --, NAME=VALUE
 # settings, --, the command.
@@ -82,6 +92,9 @@ R=$1 NSFILE=$2 DIR=$3; shift 3
 mount --bind "$R" "$R"
 mount -t proc proc "$R/proc"
 mount --rbind /sys "$R/sys"
+if awk -v m="$R/sys/fs/cgroup/unified" '\''$5 == m {f = 1} END {exit !f}'\'' /proc/self/mountinfo; then
+	umount "$R/sys/fs/cgroup/unified"
+fi
 mount --rbind /dev "$R/dev"
 mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs "$R/run"
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$R/tmp"
@@ -137,6 +150,7 @@ in_chroot() {
 	[ -z "${TERM:-}" ] || env+=("TERM=$TERM")
 	[ -z "${PODMAN_IGNORE_CGROUPSV1_WARNING:-}" ] || env+=("PODMAN_IGNORE_CGROUPSV1_WARNING=$PODMAN_IGNORE_CGROUPSV1_WARNING")
 	[ -z "${PODPROF_TEST_BIN:-}" ] || env+=("PODPROF_TEST_BIN=$PODPROF_TEST_BIN")
+	[ -z "${CONTAINERS_CONF_OVERRIDE:-}" ] || env+=("CONTAINERS_CONF_OVERRIDE=$CONTAINERS_CONF_OVERRIDE")
 	unshare --mount --propagation private -- bash -c "$ENTER" enter \
 		"$ROOT" "$nsfile" "$dir" "${binds[@]}" -- "${env[@]}" -- "$@"
 }
@@ -190,10 +204,11 @@ debian_mirror() {
 # Configuration files written into the chroot (and kept in step on every run).
 #
 # The containers.conf drop-in is the one contrib/setup.sh writes on the host
-# (crun can't handle this machine's hybrid cgroups: "cgroups in hybrid mode
-# not supported"; the default nofile/nproc are above the hard limits), plus
-# no firewall rules for netavark: the chroot shares the host's network
-# namespace and netfilter, which the host's podman uses too.
+# (runc, as the host's podman runs; the default nofile/nproc are above the
+# hard limits), plus no firewall rules for netavark: the chroot shares the
+# host's network namespace and netfilter, which the host's podman uses too.
+# The crun pass adds CRUN_CONF with CONTAINERS_CONF_OVERRIDE, for podman and
+# for podprof's podman service alike (it inherits the environment).
 CONF_DROPIN=/etc/containers/containers.conf.d/50-podprof.conf
 CONF_CONTENT='# Written by podprof contrib/podman5/podman5.sh. Like contrib/setup.sh on the
 # host, plus no firewall rules: this chroot shares the host network.
@@ -205,6 +220,11 @@ runtime = "runc"
 
 [network]
 firewall_driver = "none"
+'
+CRUN_CONF=/etc/containers/podprof-crun.conf
+CRUN_CONF_CONTENT='# Written by podprof contrib/podman5/podman5.sh: the crun pass.
+[engine]
+runtime = "crun"
 '
 # podman's default network "podman", with a bridge and subnet of its own:
 # the host's podman 4 has podman0 on 10.88.0.0/16 in the same network
@@ -274,6 +294,7 @@ ensure_chroot() {
 	fi
 	write_file "$ROOT" "$CONF_DROPIN" "$CONF_CONTENT"
 	write_file "$ROOT" "$NET_FILE" "$NET_CONTENT"
+	write_file "$ROOT" "$CRUN_CONF" "$CRUN_CONF_CONTENT"
 }
 
 # ensure_images: the chroot's store holds the host's test images (same ids:
@@ -373,21 +394,46 @@ cmd_enter() {
 # tests' rpm and Alpine-style images. They run on the host (make test-go).
 HOST_ONLY_TESTS='^(TestRootless.*|TestPackagesRpm|TestPackagesApk)$'
 
+# The seccomp replay test again with crun as the runtime, for podman and
+# podprof's service alike: crun installs the filter at another point than
+# runc (right before it execs the workload), so a recorded profile must
+# replay under it too.
+CRUN_TESTS='^TestSeccompProfileReplaysWorkloads$'
+
 cmd_test() {
-	local t0=$SECONDS t1 rc=0 logf version pass fail skip
+	local t0=$SECONDS rc=0 version runtime
 	ensure_chroot
 	install_binaries
 	ensure_images
 	version=$(in_chroot podman --version)
 	# Profiles an earlier run (or enter, bench) left in podprof's default dir.
 	rm -rf "${ROOT:?}/var/lib/podprof"
-	logf=$CACHE/podman5-test.log
-	log "running the run package's tests against $version (log: $logf)"
-	t1=$SECONDS
+	suite "$version" "$CACHE/podman5-test.log" -test.skip "$HOST_ONLY_TESTS" "$@" || rc=1
+
+	# The crun pass: podman must say that crun is its runtime, or the
+	# pass would prove nothing.
+	runtime=$(CONTAINERS_CONF_OVERRIDE=$CRUN_CONF in_chroot podman info --format '{{.Host.OCIRuntime.Name}} {{.Host.OCIRuntime.Path}}' 2>&1 | tail -n 1)
+	if [ "${runtime%% *}" != crun ]; then
+		printf '\nFAIL: with %s podman'"'"'s runtime is not crun: %s\n' "$CRUN_CONF" "$runtime"
+		rc=1
+	else
+		CONTAINERS_CONF_OVERRIDE=$CRUN_CONF suite "$version, runtime $runtime" "$CACHE/podman5-crun-test.log" -test.run "$CRUN_TESTS" || rc=1
+	fi
+	log "total $((SECONDS - t0)) s"
+	return $rc
+}
+
+# suite WHAT LOG [TEST FLAGS...]: runs the run package's tests in the chroot,
+# their output to the terminal and LOG, then one line per top-level test and
+# the counts. Fails if the test binary or a test does, or none passed.
+suite() {
+	local what=$1 logf=$2 t1=$SECONDS rc=0 pass fail skip
+	shift 2
+	log "running the run package's tests against $what (log: $logf)"
 	set +e
 	PODPROF_TEST_BIN=$OPT/podprof in_chroot --ns "$NSFILE" --dir "$REPO/run" \
 		"$OPT/run.test" -test.v -test.count=1 -test.timeout "${PODPROF_TEST_TIMEOUT:-30m}" \
-		-test.skip "$HOST_ONLY_TESTS" "$@" 2>&1 | tee "$logf"
+		"$@" 2>&1 | tee "$logf"
 	rc=${PIPESTATUS[0]}
 	set -e
 	reap "$NSFILE"
@@ -396,7 +442,7 @@ cmd_test() {
 	pass=$(grep -c '^--- PASS' "$logf" || true)
 	fail=$(grep -c '^--- FAIL' "$logf" || true)
 	skip=$(grep -c '^--- SKIP' "$logf" || true)
-	printf '\n==== podprof e2e tests against %s (%s, chroot %s) ====\n' "$version" "$SUITE" "$ROOT"
+	printf '\n==== podprof e2e tests against %s (%s, chroot %s) ====\n' "$what" "$SUITE" "$ROOT"
 	# A failed test's line also shows its last message (t.Fatal's, usually).
 	awk '
 		/^=== RUN   [^\/]+$/ { msg = "" }
@@ -404,13 +450,13 @@ cmd_test() {
 		/^--- (PASS|SKIP): / { sub(/:$/, "", $2); print $2 " " $3 " " $4 }
 		/^--- FAIL: / { print "FAIL " $3 " " $4 (msg != "" ? "  " substr(msg, 1, 160) : "") }
 	' "$logf"
-	printf '%d passed, %d failed, %d skipped; test binary exit %d; tests %d s, total %d s\n' \
-		"$pass" "$fail" "$skip" "$rc" "$((SECONDS - t1))" "$((SECONDS - t0))"
+	printf '%d passed, %d failed, %d skipped; test binary exit %d; tests %d s\n' \
+		"$pass" "$fail" "$skip" "$rc" "$((SECONDS - t1))"
 	if [ "$rc" -ne 0 ] || [ "$fail" -ne 0 ] || [ "$pass" -eq 0 ]; then
-		echo "FAIL: podprof against $version"
+		echo "FAIL: podprof against $what"
 		return 1
 	fi
-	echo "OK: podprof against $version"
+	echo "OK: podprof against $what"
 }
 
 # median of the numbers on stdin
