@@ -1,6 +1,6 @@
 // Command bench measures what podprof costs (issue 7): container start,
-// each open in a traced container, the tax on untraced processes, a burst
-// of opens, the report, the tracer's memory, and (under qemu, on Debian's
+// each open in a traced container, the tax on untraced processes, what
+// recording system calls adds to each (issue 15), a burst of opens, the report, the tracer's memory, and (under qemu, on Debian's
 // kernels) what each tracer mode adds to an open. Every measurement takes
 // its baseline in the same run, interleaved where it can, and is given as
 // medians with their interquartile range.
@@ -72,7 +72,7 @@ func main() {
 	flag.StringVar(&cfg.goTool, "go", defaultGo(), "the go command, to build the workload program")
 	flag.StringVar(&cfg.results, "results", "", "write the results as JSON to `PATH`")
 	flag.StringVar(&cfg.markdown, "markdown", "", "update the generated part of `BENCHMARKS.md`")
-	flag.StringVar(&cfg.only, "only", "", "run only these phases (start,opens,hosttax,burst,report,slim,kernels); the others' results are kept from -results")
+	flag.StringVar(&cfg.only, "only", "", "run only these phases (start,opens,hosttax,syscalls,burst,report,slim,kernels); the others' results are kept from -results")
 	burstFiles := flag.Int("burst-files", 0, "files in a burst, instead of the mode's (development)")
 	flag.Parse()
 	if cfg.quick {
@@ -217,6 +217,7 @@ func (b *bench) run(ctx context.Context) error {
 		{"start", b.benchStart},
 		{"opens", b.benchOpens},
 		{"hosttax", b.benchHostTax},
+		{"syscalls", b.benchSyscalls},
 		{"burst", b.benchBurst},
 		{"report", b.benchReport},
 		{"slim", b.benchSlim},
@@ -282,6 +283,8 @@ func (b *bench) mergeInto(prev Results) Results {
 			prev.Opens = now.Opens
 		case "hosttax":
 			prev.HostTax = now.HostTax
+		case "syscalls":
+			prev.Syscalls = now.Syscalls
 		case "burst":
 			prev.Bursts, prev.Memory, prev.BurstProfile = now.Bursts, now.Memory, now.BurstProfile
 		case "report":
@@ -378,9 +381,11 @@ type holder struct {
 	tracer int
 }
 
-func (b *bench) startHolder(ctx context.Context) (*holder, error) {
+// startHolder starts a traced sleeping container (podprof run with
+// podmanArgs, which may hold podprof's own flags too).
+func (b *bench) startHolder(ctx context.Context, podmanArgs ...string) (*holder, error) {
 	h := &holder{b: b, name: b.name(), done: make(chan error, 1)}
-	prog, args := b.containerCmd(true, h.name, b.profilePath("holder"), nil, busyboxImage, "sleep", "3600")
+	prog, args := b.containerCmd(true, h.name, b.profilePath("holder"), podmanArgs, busyboxImage, "sleep", "3600")
 	h.cmd = exec.Command(prog, args...)
 	var stderr strings.Builder
 	h.cmd.Stderr = &stderr
@@ -415,10 +420,10 @@ func (b *bench) startHolder(ctx context.Context) (*holder, error) {
 }
 
 // startHolderRetry starts a holder whose tracer is the bench's own.
-func (b *bench) startHolderRetry(ctx context.Context) (*holder, error) {
+func (b *bench) startHolderRetry(ctx context.Context, podmanArgs ...string) (*holder, error) {
 	var h *holder
 	err := b.retryForeign(ctx, "holder", func() (err error) {
-		h, err = b.startHolder(ctx)
+		h, err = b.startHolder(ctx, podmanArgs...)
 		return err
 	})
 	return h, err

@@ -80,6 +80,21 @@ func (b *bench) rows() [][]string {
 			"", "",
 		})
 	}
+	if sc := r.Syscalls; sc != nil {
+		rows = append(rows, []string{
+			fmt.Sprintf("recording system calls (--podprof-seccomp), open+close in the traced container, CPU time, %d x %d pairs", sc.ContainerOff.N, sc.Pairs),
+			"off " + fmtStat(sc.ContainerOff, ns),
+			"on " + fmtStat(sc.ContainerOn, ns),
+			fmt.Sprintf("%+.0f ns per system call", sc.ContainerAddedPerCall),
+			"", "",
+		}, []string{
+			fmt.Sprintf("recording system calls, host process, a watched container records, CPU time, %d x %d pairs", sc.HostOff.N, sc.Pairs),
+			fmt.Sprintf("off %s (sys_enter attached: %t)", fmtStat(sc.HostOff, ns), sc.OffProgramAttached),
+			fmt.Sprintf("on %s (attached: %t)", fmtStat(sc.HostOn, ns), sc.OnProgramAttached),
+			fmt.Sprintf("%+.0f ns per system call; off: 0, not attached", sc.HostAddedPerCall),
+			"", "",
+		})
+	}
 	for _, bu := range r.Bursts {
 		g1, m1 := goal("burst " + bu.Variant + ": files recorded")
 		g2, m2 := goal("burst " + bu.Variant + ": lost events")

@@ -13,18 +13,19 @@ import (
 
 // Results is everything one run measured; bench/results.json holds it.
 type Results struct {
-	Date       string         `json:"date"`
-	Quick      bool           `json:"quick"`
-	Machine    Machine        `json:"machine"`
-	TracerMode string         `json:"tracer_mode"`
-	LoadBefore string         `json:"loadavg_before"`
-	LoadAfter  string         `json:"loadavg_after"`
-	DurationS  float64        `json:"duration_s"`
-	Start      *StartResult   `json:"start,omitempty"`
-	Opens      *OpensResult   `json:"opens_in_container,omitempty"`
-	HostTax    *HostTaxResult `json:"host_tax,omitempty"`
-	Bursts     []*BurstResult `json:"bursts,omitempty"`
-	Memory     *MemoryResult  `json:"memory,omitempty"`
+	Date       string          `json:"date"`
+	Quick      bool            `json:"quick"`
+	Machine    Machine         `json:"machine"`
+	TracerMode string          `json:"tracer_mode"`
+	LoadBefore string          `json:"loadavg_before"`
+	LoadAfter  string          `json:"loadavg_after"`
+	DurationS  float64         `json:"duration_s"`
+	Start      *StartResult    `json:"start,omitempty"`
+	Opens      *OpensResult    `json:"opens_in_container,omitempty"`
+	HostTax    *HostTaxResult  `json:"host_tax,omitempty"`
+	Syscalls   *SyscallsResult `json:"syscall_recording,omitempty"`
+	Bursts     []*BurstResult  `json:"bursts,omitempty"`
+	Memory     *MemoryResult   `json:"memory,omitempty"`
 	// BurstProfile is where a traced create+open burst's CPU went, from
 	// perf: inclusive shares of the workload's samples, percent.
 	BurstProfile map[string]float64 `json:"burst_perf_shares,omitempty"`

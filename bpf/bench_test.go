@@ -2,17 +2,20 @@ package bpf
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
 	"unsafe"
 
+	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 
 	"github.com/podprof/podprof/internal/e2e"
@@ -32,6 +35,14 @@ import (
 //	host/no-tracer      on the host, before the tracer is loaded
 //	host/tracer-loaded  on the host while the tracer is loaded and watches
 //	                    a container: the tax every process on the host pays
+//	container/traced+syscalls, host/syscalls-recorded
+//	                    the same two while a container records its system
+//	                    calls (RecordSyscalls, --podprof-seccomp): the
+//	                    sys_enter program then runs for each call on the
+//	                    host; a pair is two calls
+//
+// The loops without "syscalls" check that the sys_enter program is not
+// attached, so that what it costs there is 0 by construction.
 
 // loopEnv makes the test binary the open()+close() loop: its value is the
 // number of pairs, loopFileEnv the file.
@@ -110,10 +121,13 @@ func BenchmarkOpenClose(b *testing.B) {
 	loop := func(b *testing.B) []string {
 		return []string{loopEnv + "=" + strconv.Itoa(b.N), loopFileEnv + "=" + file}
 	}
-	inContainer := func(b *testing.B, tr *Tracer) {
+	inContainer := func(b *testing.B, tr *Tracer, opts ...WatchOption) {
 		// The loop is exec'd inside the container, so it is the
 		// container's own program, not the runtime.
-		c, cmd, out := startFake(b, tr, b.TempDir(), []string{os.Args[0]}, loop(b))
+		c, cmd, out := startFake(b, tr, b.TempDir(), []string{os.Args[0]}, loop(b), opts...)
+		if tr != nil {
+			requireSyscallProgram(b, tr, len(opts) > 0)
+		}
 		reportLoop(b, cmd, out)
 		if c != nil {
 			// What was measured is what the name says: the loop's
@@ -123,6 +137,10 @@ func BenchmarkOpenClose(b *testing.B) {
 			f, ok := byPath(res)[recorded]
 			if err != nil || res.Lost != 0 || !ok || f.Events != 1 {
 				b.Errorf("traced loop: %s recorded %t with %d events, %d files, %d lost, %v", recorded, ok, f.Events, len(res.Files), res.Lost, err)
+			}
+			// and, recording, the loop's calls were recorded
+			if len(opts) > 0 && !slices.Contains(res.Syscalls, Syscall{X86_64, unix.SYS_OPENAT}) {
+				b.Errorf("traced loop recording system calls: openat is not among the %d recorded", len(res.Syscalls))
 			}
 		}
 	}
@@ -150,11 +168,72 @@ func BenchmarkOpenClose(b *testing.B) {
 	b.Logf("tracer mode: %s", tr.Mode())
 	b.Run("container/traced", func(b *testing.B) { inContainer(b, tr) })
 	// A container stays watched meanwhile, so the map the host's opens
-	// look up is not empty.
-	_, idle, _ := startFake(b, tr, b.TempDir(), []string{"/bin/sh", "-c", "read x"}, nil)
-	b.Run("host/tracer-loaded", onHost)
+	// look up is not empty. (Not "read x": startFake closes its stdin.)
+	idleContainer := []string{"/bin/sh", "-c", "exec sleep 3600"}
+	_, idle, _ := startFake(b, tr, b.TempDir(), idleContainer, nil)
+	b.Run("host/tracer-loaded", func(b *testing.B) {
+		requireSyscallProgram(b, tr, false)
+		onHost(b)
+	})
 	idle.Process.Kill()
 	idle.Wait()
+
+	b.Run("container/traced+syscalls", func(b *testing.B) { inContainer(b, tr, RecordSyscalls) })
+	// The idle container records system calls: the sys_enter program
+	// runs for each of the host's, and finds no set for them.
+	_, recording, _ := startFake(b, tr, b.TempDir(), idleContainer, nil, RecordSyscalls)
+	b.Run("host/syscalls-recorded", func(b *testing.B) {
+		requireSyscallProgram(b, tr, true)
+		onHost(b)
+	})
+	recording.Process.Kill()
+	recording.Wait()
+}
+
+// requireSyscallProgram fails the benchmark unless the kernel has tr's
+// sys_enter program attached exactly when a container records system
+// calls: the kernel's links are asked, not the tracer's bookkeeping.
+func requireSyscallProgram(b *testing.B, tr *Tracer, want bool) {
+	b.Helper()
+	attached, err := syscallProgramAttached(tr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if attached != want {
+		b.Fatalf("the sys_enter program is attached: %t, want %t", attached, want)
+	}
+}
+
+func syscallProgramAttached(tr *Tracer) (bool, error) {
+	tr.syscalls.mu.Lock()
+	coll := tr.syscalls.coll
+	tr.syscalls.mu.Unlock()
+	if coll == nil {
+		return false, nil // never loaded
+	}
+	info, err := coll.Programs[podprofProgSysEnterRecord].Info()
+	if err != nil {
+		return false, fmt.Errorf("the sys_enter program: %w", err)
+	}
+	id, ok := info.ID()
+	if !ok {
+		return false, errors.New("the kernel does not tell BPF programs' ids")
+	}
+	var links link.Iterator
+	defer links.Close()
+	for links.Next() {
+		l, err := links.Link.Info()
+		if err != nil {
+			return false, fmt.Errorf("link %d: %w", links.ID, err)
+		}
+		if l.Program == id {
+			return true, nil
+		}
+	}
+	if err := links.Err(); err != nil {
+		return false, fmt.Errorf("listing the kernel's BPF links: %w", err)
+	}
+	return false, nil
 }
 
 func benchMode(b *testing.B) Mode {
