@@ -12,6 +12,13 @@
 #
 #   PASS kernel=6.1.0-56-amd64 mode=lsm e2e (15.7s)
 #
+# The run also records a seccomp profile, which plain podman then enforces
+# on the same workload (and, once a boot, a copy without one of its calls:
+# the negative control); in lsm mode, podprof slim of the run's profile,
+# verified by running it again in both images:
+#
+#   PASS kernel=6.1.0-56-amd64 mode=lsm slim (17.4s)
+#
 # With --bench it runs neither: each boot runs the bpf package's
 # BenchmarkOpenClose in every mode, in rounds, and prints per kernel what a
 # traced container's dedup hit and an untraced host process pay per
