@@ -9,9 +9,10 @@
 #                    + fuzz + test-podman-system
 #   test-go          setup + build + go test of all packages
 #   test-podman5     the run/ end-to-end tests against Podman 5 (Debian trixie chroot,
-#                    contrib/podman5/)
+#                    contrib/podman5/), then the seccomp replay test under crun
 #   test-kernels     contrib/kernels/run.sh (kernel matrix under qemu: bpf tests
-#                    and real podman containers traced by ./podprof)
+#                    and real podman containers traced by ./podprof, their
+#                    seccomp profiles replayed, podprof slim in lsm mode)
 #   fuzz             build + each fuzz target for FUZZTIME (default 20s)
 #   bench            setup + build + bench/ (issue 7): full benchmarks, ~10 min
 #                    (bench-kernels included); writes bench/results.json and BENCHMARKS.md
