@@ -36,6 +36,10 @@ GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 GO_TAGS := remote exclude_graphdriver_btrfs btrfs_noversion exclude_graphdriver_devicemapper containers_image_openpgp
 GO_TEST_FLAGS ?= -count=1 -v -timeout 30m
 
+# podprof's version (report.Version): the git tag or commit it was built from.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+GO_LDFLAGS := -X github.com/podprof/podprof/report.Version=$(VERSION)
+
 PREFIX ?= /usr/local
 DESTDIR ?=
 HOOKSDIR ?= /usr/share/containers/oci/hooks.d
@@ -52,8 +56,8 @@ all: build
 # podprof, and podprof-podman beside it, which podprof execs for `run` and
 # `slim` (podmancmd.APIExecutable).
 build:
-	$(GO) build -tags "$(GO_TAGS)" -o podprof .
-	$(GO) build -tags "$(GO_TAGS)" -o podprof-podman ./run/podprof-podman
+	$(GO) build -tags "$(GO_TAGS)" -ldflags "$(GO_LDFLAGS)" -o podprof .
+	$(GO) build -tags "$(GO_TAGS)" -ldflags "$(GO_LDFLAGS)" -o podprof-podman ./run/podprof-podman
 
 generate:
 	$(GO) generate ./bpf ./seccomp
