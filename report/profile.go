@@ -29,14 +29,19 @@ const ProfileVersion = 1
 // the container stops; the report reads it, possibly much later and on
 // another machine, so it carries everything needed to name what was traced.
 type Profile struct {
-	Version    int          `json:"version"`
-	Image      ImageRef     `json:"image"`
-	Container  ContainerRef `json:"container"`
-	Tracer     string       `json:"tracer"` // "lsm", "fentry" or "tracepoint"
-	Kernel     string       `json:"kernel"` // uname release of the traced host
-	Started    time.Time    `json:"started"`
-	Ended      time.Time    `json:"ended"`
-	LostEvents uint64       `json:"lost_events"`
+	Version int `json:"version"`
+	// PodprofVersion is the version of the podprof that wrote the profile
+	// (report.Version), so that a surprising profile can be traced to the
+	// build that made it. Optional: profiles written before it was added
+	// have none.
+	PodprofVersion string       `json:"podprof_version,omitempty"`
+	Image          ImageRef     `json:"image"`
+	Container      ContainerRef `json:"container"`
+	Tracer         string       `json:"tracer"` // "lsm", "fentry" or "tracepoint"
+	Kernel         string       `json:"kernel"` // uname release of the traced host
+	Started        time.Time    `json:"started"`
+	Ended          time.Time    `json:"ended"`
+	LostEvents     uint64       `json:"lost_events"`
 	// Run says how podprof run started the container, so that the run can
 	// be made again (podprof slim --verify); nil when podprof run did not
 	// start it.
@@ -232,7 +237,9 @@ func explainDecodeError(name string, err error) error {
 // be absolute (the hook's working directory is not the user's), it must not
 // be a symbolic link, and it must be a regular file if it exists.
 func WriteProfile(path string, p *Profile) error {
-	return WriteFileAtomic(path, "profile", func(w io.Writer) error { return encodeProfile(w, p) })
+	stamped := *p
+	stamped.PodprofVersion = Version
+	return WriteFileAtomic(path, "profile", func(w io.Writer) error { return encodeProfile(w, &stamped) })
 }
 
 func describeMode(mode fs.FileMode) string {

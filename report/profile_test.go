@@ -15,15 +15,16 @@ import (
 
 func sampleProfile() *Profile {
 	return &Profile{
-		Version:    ProfileVersion,
-		Image:      ImageRef{Name: "localhost/app:1", ID: strings.Repeat("ab", 32)},
-		Container:  ContainerRef{ID: strings.Repeat("cd", 32), Name: "app"},
-		Tracer:     "lsm",
-		Kernel:     "6.1.0-18-amd64",
-		Started:    time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.UTC),
-		Ended:      time.Date(2025, 3, 1, 12, 0, 5, 0, time.UTC),
-		LostEvents: 3,
-		Run:        &RunRecord{Image: "app:1", Options: []string{"--env=A=b,c", "--user=nobody"}, Command: []string{"sh", "-c", "date; ls"}},
+		Version:        ProfileVersion,
+		PodprofVersion: Version,
+		Image:          ImageRef{Name: "localhost/app:1", ID: strings.Repeat("ab", 32)},
+		Container:      ContainerRef{ID: strings.Repeat("cd", 32), Name: "app"},
+		Tracer:         "lsm",
+		Kernel:         "6.1.0-18-amd64",
+		Started:        time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.UTC),
+		Ended:          time.Date(2025, 3, 1, 12, 0, 5, 0, time.UTC),
+		LostEvents:     3,
+		Run:            &RunRecord{Image: "app:1", Options: []string{"--env=A=b,c", "--user=nobody"}, Command: []string{"sh", "-c", "date; ls"}},
 		Files: []File{
 			{Path: "/etc/esc\x1b[2Jape", Read: true, PID: 10, Comm: "sh"},
 			{Path: "/etc/new\nline", Read: true, PID: 11, Comm: "cat\n"},
@@ -319,4 +320,26 @@ func FuzzDecodeProfile(f *testing.F) {
 			t.Fatalf("files changed in a round trip:\n%+v\n%+v", p.Files, again.Files)
 		}
 	})
+}
+
+// A profile records the podprof that wrote it; one written before that
+// field existed still reads, with none.
+func TestProfilePodprofVersion(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.json")
+	p := sampleProfile()
+	p.PodprofVersion = "" // the writer stamps its own, whatever the caller left
+	if err := WriteProfile(path, p); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "\n  \"podprof_version\": \"" + Version + "\",\n"; !strings.Contains(string(data), want) {
+		t.Errorf("profile lacks %q:\n%s", want, data)
+	}
+	old, err := DecodeProfile(strings.NewReader(`{"version":1,"image":{"name":"a","id":"b"},"files":[{"path":"/a"}]}`))
+	if err != nil || old.PodprofVersion != "" || len(old.Files) != 1 {
+		t.Errorf("profile without podprof_version: %+v, %v", old, err)
+	}
 }
