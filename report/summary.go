@@ -11,6 +11,9 @@ import (
 // A Summary is the short account printed when a traced container stops:
 // as text for a person, or as JSON for a script (--podprof-format=json).
 type Summary struct {
+	// Version is the podprof that made the summary (report.Version): the
+	// JSON's readers can tell which podprof's fields they got.
+	Version            string   `json:"version"`
 	ImageName          string   `json:"image_name"`
 	ImageID            string   `json:"image_id"`
 	Tracer             string   `json:"tracer"`
@@ -114,11 +117,17 @@ func (u *Unused) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
+// DefaultTop is how many of the largest unused directories and files a
+// summary lists unless told otherwise (podprof report --top): enough to
+// see where the weight is on one screen.
+const DefaultTop = 5
+
 // NewSummary summarizes u, listing up to top of the largest unused
 // directories and files. profilePath is where the profile was written.
 func NewSummary(u *Usage, profilePath string, top int) *Summary {
 	unused := u.Unused()
 	s := &Summary{
+		Version:            Version,
 		ImageName:          u.Profile.Image.Name,
 		ImageID:            u.Profile.Image.ID,
 		Tracer:             u.Profile.Tracer,
