@@ -29,19 +29,28 @@ type Package struct {
 	// (its epoch is apart, in Epoch).
 	Version string
 	Epoch   int // rpm only; 0 when the package has none
-	Arch    string
-	Source  string // source package: dpkg's Source, apk's origin, rpm's source rpm name
-	License string // apk and rpm; dpkg does not record one
+	// Modularity is an rpm's modularity label (RHEL 8's modules,
+	// "nodejs:10:8020020200707141642:6a468ee4"), else "".
+	Modularity string
+	Arch       string
+	Source     string // source package: dpkg's Source, apk's origin, rpm's source rpm name
+	License    string // apk and rpm; dpkg does not record one
 	// Files are the absolute paths the package installed, as its database
 	// lists them: directories included, symbolic links in the path not
 	// resolved (dpkg lists /bin/sh even where /bin links to usr/bin).
 	Files []string
 }
 
-// Distro is what /etc/os-release says of the image's distribution.
+// Distro is what the image says of its distribution.
 type Distro struct {
-	ID        string // "debian", "alpine", "fedora"...
-	VersionID string // "12", "3.19.1"...
+	ID        string // os-release's: "debian", "alpine", "fedora"...
+	VersionID string // os-release's: "12", "3.19.1"...
+	// Family and Release are the distribution as Trivy finds it, from
+	// the release files it reads (/etc/debian_version,
+	// /etc/alpine-release, /etc/redhat-release...): "debian" "12.5",
+	// "alpine" "3.19.1", "redhat" "9.3". Package URLs carry them.
+	Family  string
+	Release string
 }
 
 // Inventory is what an image's package databases list.
@@ -79,7 +88,7 @@ func Read(tree *report.Image, readFile ReadFileFunc) (*Inventory, error) {
 	slices.SortFunc(inv.Packages, func(a, b Package) int {
 		return cmp.Or(cmp.Compare(a.Type, b.Type), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Arch, b.Arch), cmp.Compare(a.Version, b.Version))
 	})
-	distro, err := readOSRelease(tree, readFile)
+	distro, err := readDistro(tree, readFile)
 	if err != nil {
 		return nil, err
 	}

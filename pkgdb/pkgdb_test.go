@@ -109,7 +109,7 @@ Version: 1:1.0
 		{Type: Deb, Name: "removed", Version: "1:1.0", Arch: "all", Source: "removed", Files: []string{"/etc/removed.conf"}},
 	}
 	checkPackages(t, inv, want)
-	if inv.Distro != (Distro{ID: "debian", VersionID: "12"}) {
+	if inv.Distro != (Distro{ID: "debian", VersionID: "12", Family: "debian", Release: "12"}) {
 		t.Errorf("distro %+v", inv.Distro)
 	}
 	if !slices.Equal(inv.Databases, []string{"/var/lib/dpkg/status"}) {
@@ -131,7 +131,7 @@ func TestReadDpkgDistroless(t *testing.T) {
 		{Type: Deb, Name: "base-files", Version: "12.4+deb12u5", Arch: "amd64", Source: "base-files", Files: []string{"/etc/debian_version", "/usr/lib/os-release"}},
 		{Type: Deb, Name: "tzdata", Version: "2024a-0+deb12u1", Arch: "all", Source: "tzdata"},
 	})
-	if inv.Distro != (Distro{ID: "debian", VersionID: "12"}) {
+	if inv.Distro != (Distro{ID: "debian", VersionID: "12", Family: "debian", Release: "12"}) {
 		t.Errorf("distro from /usr/lib/os-release %+v", inv.Distro)
 	}
 }
@@ -168,6 +168,51 @@ R:sh
 		{Type: Apk, Name: "busybox-binsh", Version: "1.36.1-r15", Arch: "x86_64", Source: "busybox", License: "GPL-2.0-only", Files: []string{"/bin", "/bin/sh"}},
 		{Type: Apk, Name: "musl", Version: "1.2.4_git20230717-r4", Arch: "x86_64", Source: "musl", License: "MIT", Files: []string{"/lib", "/lib/ld-musl-x86_64.so.1", "/lib/libc.musl-x86_64.so.1"}},
 	})
+}
+
+// TestScannerOS checks the family and release found as Trivy's OS
+// analyzers find them (pkg/fanal/analyzer/os in aquasecurity/trivy); the
+// release files are those of its analyzers' testdata and of the images
+// named.
+func TestScannerOS(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		files           map[string]string
+		family, release string
+	}{
+		{"debian:12", map[string]string{"etc/os-release": "ID=debian\nVERSION_ID=\"12\"\n", "etc/debian_version": "12.5\n"}, "debian", "12.5"},
+		{"debian sid", map[string]string{"etc/os-release": "ID=debian\n", "etc/debian_version": "trixie/sid\n"}, "debian", "trixie/sid"},
+		{"ubuntu:22.04", map[string]string{
+			"etc/os-release":     "ID=ubuntu\nVERSION_ID=\"22.04\"\n",
+			"etc/debian_version": "bookworm/sid\n",
+			"etc/lsb-release":    "DISTRIB_ID=Ubuntu\nDISTRIB_RELEASE=22.04\nDISTRIB_CODENAME=jammy\n",
+		}, "ubuntu", "22.04"},
+		{"alpine:3.19", map[string]string{"etc/os-release": "ID=alpine\nVERSION_ID=3.19.1\n", "etc/alpine-release": "3.19.1\n"}, "alpine", "3.19.1"},
+		{"alpine without alpine-release", map[string]string{"etc/os-release": "ID=alpine\nVERSION_ID=3.19.1\n"}, "alpine", "3.19.1"},
+		{"ubi9", map[string]string{"etc/os-release": "ID=\"rhel\"\nVERSION_ID=\"9.3\"\n", "etc/redhat-release": "Red Hat Enterprise Linux release 9.3 (Plow)\n"}, "redhat", "9.3"},
+		{"centos:7", map[string]string{
+			"etc/redhat-release": "CentOS Linux release 7.6.1810 (Core)\n",
+			"etc/centos-release": "CentOS Linux release 7.6.1810 (Core)\n",
+		}, "centos", "7.6.1810"},
+		{"oraclelinux:8", map[string]string{
+			"etc/redhat-release": "Red Hat Enterprise Linux release 8.9 (Ootpa)\n",
+			"etc/oracle-release": "Oracle Linux Server release 8.9\n",
+		}, "oracle", "8.9"},
+		{"fedora:39", map[string]string{"etc/redhat-release": "-> fedora-release", "etc/fedora-release": "Fedora release 39 (Thirty Nine)\n"}, "fedora", "39"},
+		{"rockylinux:9", map[string]string{"etc/redhat-release": "Rocky Linux release 9.3 (Blue Onyx)\n"}, "rocky", "9.3"},
+		{"unknown", map[string]string{"etc/os-release": "ID=arch\nVERSION_ID=20240101\n"}, "arch", "20240101"},
+		{"none", map[string]string{"app": "x"}, "", ""},
+	} {
+		tree, readFile := testImage(t, tc.files)
+		d, err := readDistro(tree, readFile)
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if d.Family != tc.family || d.Release != tc.release {
+			t.Errorf("%s: family %q release %q, want %q %q", tc.name, d.Family, d.Release, tc.family, tc.release)
+		}
+	}
 }
 
 func TestReadNoDatabase(t *testing.T) {

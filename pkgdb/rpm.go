@@ -93,14 +93,15 @@ func readRpmDatabase(tree *report.Image, readFile ReadFileFunc, p string) ([]Pac
 			return nil, fmt.Errorf("files of package %s: %w", report.Printable(info.Name), err)
 		}
 		pkgs = append(pkgs, Package{
-			Type:    Rpm,
-			Name:    info.Name,
-			Version: info.Version + "-" + info.Release,
-			Epoch:   info.EpochNum(),
-			Arch:    info.Arch,
-			Source:  sourceRpmName(info.SourceRpm),
-			License: info.License,
-			Files:   files,
+			Type:       Rpm,
+			Name:       info.Name,
+			Version:    info.Version + "-" + info.Release,
+			Epoch:      info.EpochNum(),
+			Modularity: info.Modularitylabel,
+			Arch:       info.Arch,
+			Source:     sourceRpmName(info.SourceRpm),
+			License:    info.License,
+			Files:      files,
 		})
 	}
 	return pkgs, nil

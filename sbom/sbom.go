@@ -76,21 +76,48 @@ func (r *Report) Counts() (used, unused int) {
 	return used, len(r.Packages) - used
 }
 
-// packageURL is the package's purl as vulnerability scanners match them:
-// pkg:TYPE/DISTRO/NAME@VERSION?arch=ARCH&distro=DISTRO-VERSION, rpm's
-// epoch as a qualifier.
+// packageURL is the package's purl built as Trivy builds it (New in
+// pkg/purl/purl.go of github.com/aquasecurity/trivy), which is what
+// scanners' reports and VEX consumers match:
+//   - pkg:TYPE/FAMILY/NAME@VERSION, FAMILY the distribution as Trivy finds
+//     it (Distro.Family: debian, ubuntu, alpine, redhat, centos...);
+//     apk names in lower case;
+//   - VERSION without an epoch: dpkg's [epoch:]upstream-revision loses its
+//     epoch (Trivy's dpkg analyzer keeps it apart), rpm's is version-release;
+//   - qualifiers arch; epoch when not 0 (deb, rpm); distro, FAMILY-RELEASE
+//     for deb and rpm, RELEASE alone for apk; rpm's modularitylabel:
+//     written sorted by key, as packageurl-go writes them for Trivy.
+//
+// An image whose distribution nobody knows has neither namespace nor distro,
+// as with Trivy.
 func packageURL(p pkgdb.Package, d pkgdb.Distro) string {
+	name, version, epoch := p.Name, p.Version, p.Epoch
+	if p.Type == pkgdb.Deb {
+		if e, rest, ok := strings.Cut(version, ":"); ok {
+			if n, err := strconv.Atoi(e); err == nil {
+				epoch, version = n, rest
+			}
+		}
+	}
 	var qualifiers packageurl.Qualifiers
 	if p.Arch != "" {
 		qualifiers = append(qualifiers, packageurl.Qualifier{Key: "arch", Value: p.Arch})
 	}
-	if d.ID != "" && d.VersionID != "" {
-		qualifiers = append(qualifiers, packageurl.Qualifier{Key: "distro", Value: d.ID + "-" + d.VersionID})
+	if epoch != 0 {
+		qualifiers = append(qualifiers, packageurl.Qualifier{Key: "epoch", Value: strconv.Itoa(epoch)})
 	}
-	if p.Epoch != 0 {
-		qualifiers = append(qualifiers, packageurl.Qualifier{Key: "epoch", Value: strconv.Itoa(p.Epoch)})
+	namespace := strings.ToLower(d.Family)
+	if namespace != "" {
+		distro := namespace + "-" + d.Release
+		if p.Type == pkgdb.Apk {
+			name, distro = strings.ToLower(name), d.Release
+		}
+		qualifiers = append(qualifiers, packageurl.Qualifier{Key: "distro", Value: distro})
 	}
-	return packageurl.NewPackageURL(p.Type, d.ID, p.Name, p.Version, qualifiers, "").ToString()
+	if p.Modularity != "" {
+		qualifiers = append(qualifiers, packageurl.Qualifier{Key: "modularitylabel", Value: p.Modularity})
+	}
+	return packageurl.NewPackageURL(p.Type, namespace, name, version, qualifiers, "").ToString()
 }
 
 // imageURL is the image's purl: pkg:oci/NAME@sha256:ID with the
