@@ -238,21 +238,44 @@ func (s *Summary) writeLayers(tw *textWriter) {
 			strconv.FormatInt(l.UsedFiles, 10) + "/" + strconv.FormatInt(l.Files, 10),
 		})
 	}
-	widths := make([]int, len(header))
-	for _, r := range rows {
-		for i, c := range r {
-			widths[i] = max(widths[i], len(c))
-		}
-	}
+	widths := columnWidths(rows)
 	tw.printf("layers, bottom first:\n")
 	for i, r := range rows {
 		createdBy := "CREATED BY"
 		if i > 0 {
 			createdBy = FitWidth(PrintableText(s.Layers[i-1].CreatedBy), maxCreatedByWidth)
 		}
-		line := fmt.Sprintf("  %*s  %-*s  %*s  %*s  %*s  %*s  %s", widths[0], r[0], widths[1], r[1], widths[2], r[2], widths[3], r[3], widths[4], r[4], widths[5], r[5], createdBy)
-		tw.printf("%s\n", strings.TrimRight(line, " "))
+		// Numbers right-aligned, the layer's id left.
+		tw.printf("%s\n", tableRow(r, widths, func(col int) bool { return col != 1 }, createdBy))
 	}
+}
+
+// columnWidths is the widest cell of each column of rows.
+func columnWidths(rows [][]string) []int {
+	widths := make([]int, len(rows[0]))
+	for _, r := range rows {
+		for i, c := range r {
+			widths[i] = max(widths[i], len(c))
+		}
+	}
+	return widths
+}
+
+// tableRow lays out one row of a text table: each cell padded to its
+// column's width, right-aligned where right says, two spaces apart, then
+// the last column (free text) as it is; no trailing spaces.
+func tableRow(cells []string, widths []int, right func(col int) bool, last string) string {
+	var b strings.Builder
+	for i, c := range cells {
+		b.WriteString("  ")
+		if right(i) {
+			fmt.Fprintf(&b, "%*s", widths[i], c)
+		} else {
+			fmt.Fprintf(&b, "%-*s", widths[i], c)
+		}
+	}
+	b.WriteString("  " + last)
+	return strings.TrimRight(b.String(), " ")
 }
 
 // maxCreatedByWidth is where the text report cuts a layer's command; the

@@ -8,8 +8,8 @@ import (
 
 // Counts is a number of files and the bytes of their contents.
 type Counts struct {
-	Bytes int64
-	Files int64
+	Bytes int64 `json:"bytes"`
+	Files int64 `json:"files"`
 }
 
 func (c *Counts) add(inode *Inode) {
