@@ -2,9 +2,10 @@ package report
 
 // An Explorer is the state of the interactive explorer (podprof explore)
 // without any terminal: the directory shown, its sorted and filtered
-// entries, the selected one, and the scroll position. The terminal side
-// turns keys into Actions and draws Screen; everything else is here, and
-// tested without a terminal.
+// entries, the selected one, the scroll position, the name filter and
+// whether the key help is shown. The terminal side turns keys (by
+// ExplorerKeys) and mouse events into calls and draws Lines; everything
+// else is here, and tested without a terminal.
 type Explorer struct {
 	u          *Usage
 	dir        *Node
@@ -13,6 +14,9 @@ type Explorer struct {
 	top        int // first entry on screen
 	order      Order
 	unusedOnly bool
+	filter     string // names shown contain it, ignoring case
+	filtering  bool   // the filter is being typed
+	help       bool   // the key help is shown over the entries
 	width      int
 	height     int
 }
@@ -31,6 +35,13 @@ const (
 	Back                       // show the parent directory, selecting the one left
 	ToggleOrder                // sort by size, then by name, then by size again
 	ToggleUnused               // show only entries with unused files, or all
+	StartFilter                // start typing a filter of the names shown (SetFilter)
+	KeepFilter                 // stop typing the filter and keep it
+	ClearFilter                // stop typing the filter and clear it; close the help
+	ToggleHelp                 // show or hide the key help
+	// The terminal's own, which Do leaves alone.
+	Suspend // give the terminal back to the shell (ctrl-z)
+	Quit    // leave the explorer
 )
 
 // NewExplorer returns an explorer of u at the image's root, sorted by
@@ -74,9 +85,33 @@ func (e *Explorer) UnusedOnly() bool { return e.unusedOnly }
 // Top is the index of the first entry on the screen.
 func (e *Explorer) Top() int { return e.top }
 
+// Filter is the text the names shown contain, ignoring case; "" when
+// there is no filter.
+func (e *Explorer) Filter() string { return e.filter }
+
+// Filtering reports whether the filter is being typed: the terminal then
+// sends what is typed to SetFilter, and the screen's last line is the
+// filter's (a FilterLine).
+func (e *Explorer) Filtering() bool { return e.filtering }
+
+// HelpShown reports whether the key help is shown over the entries.
+func (e *Explorer) HelpShown() bool { return e.help }
+
+// SetFilter shows only the entries of Dir whose names contain text,
+// ignoring case, keeping the selection if it is still shown. Opening
+// another directory clears it.
+func (e *Explorer) SetFilter(text string) {
+	e.filter = text
+	e.relistKeeping()
+}
+
 // Do carries out one action. Actions that cannot apply (up at the first
-// entry, open on a file, back at the root) change nothing.
+// entry, open on a file, back at the root) change nothing. Any action but
+// ToggleHelp also closes the help.
 func (e *Explorer) Do(a Action) {
+	if a != ToggleHelp {
+		e.help = false
+	}
 	switch a {
 	case MoveUp:
 		e.moveTo(e.cursor - 1)
@@ -94,8 +129,7 @@ func (e *Explorer) Do(a Action) {
 		e.open()
 	case Back:
 		if left := e.dir; left.Parent != nil {
-			e.dir, e.top = left.Parent, 0
-			e.relist(left, 0)
+			e.show(left.Parent, left)
 		}
 	case ToggleOrder:
 		e.order = 1 - e.order
@@ -103,7 +137,48 @@ func (e *Explorer) Do(a Action) {
 	case ToggleUnused:
 		e.unusedOnly = !e.unusedOnly
 		e.relistKeeping()
+	case StartFilter:
+		e.filtering = true
+	case KeepFilter:
+		e.filtering = false
+	case ClearFilter:
+		e.filtering = false
+		if e.filter != "" {
+			e.SetFilter("")
+		}
+	case ToggleHelp:
+		e.help = !e.help
 	}
+}
+
+// ScrollBy moves the view n entries down (up when n < 0), as a mouse wheel
+// does, taking the selection along only as far as needed to keep it on
+// the screen.
+func (e *Explorer) ScrollBy(n int) {
+	e.help = false
+	rows := max(1, e.listRows())
+	e.top = max(0, min(e.top+n, len(e.entries)-rows))
+	e.cursor = max(0, min(max(e.cursor, e.top), e.top+rows-1, len(e.entries)-1))
+}
+
+// Click is a click on line y of the screen (0 is the top): on an entry it
+// selects it, and on the entry already selected it opens it, so that a
+// double click opens too. Anywhere else it does nothing but close the
+// help.
+func (e *Explorer) Click(y int) {
+	if e.help {
+		e.help = false
+		return
+	}
+	i := e.top + y + e.clippedLines() - screenHeadLines
+	if y < 0 || i < e.top || i >= e.top+max(1, e.listRows()) || i >= len(e.entries) {
+		return
+	}
+	if i == e.cursor {
+		e.Do(Open)
+		return
+	}
+	e.moveTo(i)
 }
 
 // open shows the selected directory. A symbolic link that leads to a
@@ -124,8 +199,15 @@ func (e *Explorer) open() {
 	if target.Kind != Dir {
 		return
 	}
-	e.dir = target
-	e.relist(nil, 0)
+	e.show(target, nil)
+}
+
+// show lists another directory, selecting keep if it is there. The
+// filter was for the names of the directory left: it goes.
+func (e *Explorer) show(dir, keep *Node) {
+	e.dir, e.top = dir, 0
+	e.filter, e.filtering = "", false
+	e.relist(keep, 0)
 }
 
 // relistKeeping lists Dir again and keeps the selected entry selected if
@@ -138,7 +220,7 @@ func (e *Explorer) relistKeeping() {
 // relist lists Dir and selects keep if it is shown, else the entry at
 // index fallback (or the last one).
 func (e *Explorer) relist(keep *Node, fallback int) {
-	e.entries = e.u.List(e.dir, ListOptions{Order: e.order, UnusedOnly: e.unusedOnly})
+	e.entries = e.u.List(e.dir, ListOptions{Order: e.order, UnusedOnly: e.unusedOnly, NameContains: e.filter})
 	if keep == nil || keep.Parent != e.dir {
 		e.top = 0 // another directory: its own scroll position
 	}
@@ -168,4 +250,48 @@ func (e *Explorer) scroll() {
 	}
 	// Do not leave blank lines at the bottom when there is more above.
 	e.top = max(0, min(e.top, len(e.entries)-rows))
+}
+
+// A Key is one of the explorer's key bindings.
+type Key struct {
+	// Names are the keys as the terminal side names them (bubbletea's
+	// KeyMsg.String(): "up", "pgdown", "ctrl+b", " " for space).
+	Names []string
+	Label string // the keys as the help shows them
+	Does  string
+	Action
+}
+
+// ExplorerKeys are the explorer's keys: the one list the terminal reads
+// keys by, the help (?) and `podprof explore --help` show, and the key
+// line's hints name.
+var ExplorerKeys = []Key{
+	{[]string{"up", "k"}, "↑ k", "select the previous entry", MoveUp},
+	{[]string{"down", "j"}, "↓ j", "select the next entry", MoveDown},
+	{[]string{"pgup", "b", "ctrl+b"}, "PgUp b ctrl-b", "a screenful up", PageUp},
+	{[]string{"pgdown", " ", "ctrl+f"}, "PgDn space ctrl-f", "a screenful down", PageDown},
+	{[]string{"home", "g"}, "Home g", "the first entry", MoveFirst},
+	{[]string{"end", "G"}, "End G", "the last entry", MoveLast},
+	{[]string{"right", "l", "enter"}, "→ l Enter", "open the directory (or where a link to one leads)", Open},
+	{[]string{"left", "h", "backspace", "ctrl+h"}, "← h Backspace", "back to the parent directory", Back},
+	{[]string{"s"}, "s", "sort by size / by name", ToggleOrder},
+	{[]string{"u"}, "u", "show only entries with unused files / all", ToggleUnused},
+	{[]string{"/"}, "/", "filter the names shown as you type: Enter keeps it, Esc clears it", StartFilter},
+	{[]string{"esc"}, "Esc", "clear the filter, close the help", ClearFilter},
+	{[]string{"?"}, "?", "show / hide this help", ToggleHelp},
+	{[]string{"ctrl+z"}, "ctrl-z", "suspend to the shell (fg comes back)", Suspend},
+	{[]string{"q", "Q", "ctrl+c"}, "q ctrl-c", "quit", Quit},
+}
+
+// ExplorerMouseHelp says what the mouse does, under the keys.
+const ExplorerMouseHelp = "Mouse: the wheel scrolls; a click selects an entry, a click on the selected one opens it."
+
+// keyName is the first key that does a, for the key line's hints.
+func keyName(a Action) string {
+	for _, k := range ExplorerKeys {
+		if k.Action == a {
+			return k.Names[0]
+		}
+	}
+	panic("no key for an explorer action")
 }

@@ -3,7 +3,6 @@ package report
 import (
 	"archive/tar"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -151,7 +150,7 @@ func TestExplorerScrolls(t *testing.T) {
 		if e.Cursor() != cursor || e.Top() != top {
 			t.Errorf("cursor %d, top %d; want %d, %d", e.Cursor(), e.Top(), cursor, top)
 		}
-		screen := plain(e.Screen(false))
+		screen := plain(e.Lines())
 		for i := range 5 {
 			want := fmt.Sprintf(" f%02d", top+i)
 			if !strings.HasSuffix(strings.TrimRight(screen[3+i], " "), want) {
@@ -187,13 +186,11 @@ func TestExplorerScrolls(t *testing.T) {
 	}
 }
 
-var sgr = regexp.MustCompile("\x1b\\[[0-9;]*m")
-
-// plain strips the screen's SGR sequences, as a terminal shows the text.
-func plain(lines []string) []string {
+// plain is the screen's text, as a terminal shows it.
+func plain(lines []Line) []string {
 	var out []string
 	for _, l := range lines {
-		out = append(out, sgr.ReplaceAllString(l, ""))
+		out = append(out, l.Text)
 	}
 	return out
 }
@@ -202,7 +199,7 @@ func TestExplorerScreen(t *testing.T) {
 	e := newTreeExplorer(t)
 	e.SetSize(100, 12)
 	e.Do(MoveDown)
-	got := plain(e.Screen(false))
+	got := plain(e.Lines())
 	if sel := got[4]; DisplayWidth(sel) != 100 {
 		t.Errorf("the selected line is not padded to the width, for reverse video: %q", sel)
 	}
@@ -221,7 +218,7 @@ func TestExplorerScreen(t *testing.T) {
 		"",
 		"",
 		"/usr  directory, 2 of 4 files used",
-		"q quit  ↑↓/jk move  →/enter open  ←/bksp back  s sort:size  u unused only:off",
+		"? help  / filter  s sort:size  u unused only:off  q quit",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("screen:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -231,11 +228,11 @@ func TestExplorerScreen(t *testing.T) {
 	e.Do(MoveLast)
 	e.Do(Open)
 	e.Do(MoveLast)
-	if got := plain(e.Screen(false))[10]; got != "/usr/bin/zz  hard link of /usr/bin/dash, from layer 1 of 2" {
+	if got := plain(e.Lines())[10]; got != "/usr/bin/zz  hard link of /usr/bin/dash, from layer 1 of 2" {
 		t.Errorf("status of a second name: %q", got)
 	}
 	e.Do(MoveUp)
-	if got := plain(e.Screen(false))[10]; got != "/usr/bin/sh  symbolic link, 0 B, used, from layer 1 of 2" {
+	if got := plain(e.Lines())[10]; got != "/usr/bin/sh  symbolic link, 0 B, used, from layer 1 of 2" {
 		t.Errorf("status of a link: %q", got)
 	}
 	e.Do(Back)
@@ -243,7 +240,7 @@ func TestExplorerScreen(t *testing.T) {
 	e.Do(MoveFirst)
 	e.Do(Open)
 	e.Do(Open)
-	if got := plain(e.Screen(false))[10]; got != "/opt/app/big  file, 2 kB, not used, from layer 2 of 2" {
+	if got := plain(e.Lines())[10]; got != "/opt/app/big  file, 2 kB, not used, from layer 2 of 2" {
 		t.Errorf("status of a file: %q", got)
 	}
 	e.Do(ToggleUnused)
@@ -254,7 +251,7 @@ func TestExplorerScreen(t *testing.T) {
 	e.Do(Open)
 	e.Do(Open)
 	e.Do(Open)
-	if got := plain(e.Screen(false)); strings.TrimRight(got[3], " ") != ">    500 B   0.0% ░░░░░░░░░░        0/1   a" || got[11] != "q quit  ↑↓/jk move  →/enter open  ←/bksp back  s sort:name  u unused only:on" {
+	if got := plain(e.Lines()); strings.TrimRight(got[3], " ") != ">    500 B   0.0% ░░░░░░░░░░        0/1   a" || got[11] != "? help  / filter  s sort:name  u unused only:on  q quit" {
 		t.Errorf("screen in /usr/share/doc, unused only, by name:\n%s", strings.Join(got, "\n"))
 	}
 }
@@ -263,7 +260,7 @@ func TestExplorerScreenEmptyDirectory(t *testing.T) {
 	e := newTreeExplorer(t)
 	e.Do(MoveLast)
 	e.Do(Open)
-	if got := plain(e.Screen(false))[3]; got != "  (empty directory)" {
+	if got := plain(e.Lines())[3]; got != "  (empty directory)" {
 		t.Errorf("empty directory shows %q", got)
 	}
 	e.Do(Back)
@@ -273,45 +270,44 @@ func TestExplorerScreenEmptyDirectory(t *testing.T) {
 	e.Do(MoveLast) // bin: all used
 	e.Do(Open)
 	e.Do(ToggleUnused)
-	if got := plain(e.Screen(false))[3]; got != "  (nothing unused here; u shows all)" {
+	if got := plain(e.Lines())[3]; got != "  (nothing unused here; u shows all)" {
 		t.Errorf("a directory with nothing unused shows %q", got)
 	}
 }
 
-func TestExplorerScreenColors(t *testing.T) {
+func TestExplorerScreenKinds(t *testing.T) {
 	e := newTreeExplorer(t)
 	e.SetSize(100, 12)
-	lines := e.Screen(true)
-	for i, want := range map[int]string{
-		3: "\x1b[38;5;196m\x1b[7m>", // opt, nothing used, selected: red, reversed
-		4: "\x1b[38;5;202m",         // usr, 11% used
-		5: "\x1b[38;5;46m",          // etc, all used: green
-		6: "\x1b[38;5;46m",          // bin, a used link: green
-		7: "\x1b[38;5;244m",         // empty: grey
+	lines := e.Lines()
+	for i, want := range map[int]Line{
+		0:  {Kind: TitleLine},
+		2:  {Kind: DimLine},
+		3:  {Kind: SelectedLine, Share: NothingUsed}, // opt
+		4:  {Kind: EntryLine, Share: UsedBelow25},    // usr, 11% used
+		5:  {Kind: EntryLine, Share: AllUsed},        // etc
+		6:  {Kind: EntryLine, Share: AllUsed},        // bin, a used link
+		7:  {Kind: EntryLine, Share: NoShare},        // empty
+		8:  {Kind: TextLine},
+		11: {Kind: DimLine}, // the key line
 	} {
-		if !strings.HasPrefix(lines[i], want) {
-			t.Errorf("line %d = %q, want it to start with %q", i, lines[i], want)
-		}
-	}
-	for _, line := range e.Screen(false) {
-		if strings.Contains(line, "\x1b[38") {
-			t.Errorf("a colour without color: %q", line)
+		if got := lines[i]; got.Kind != want.Kind || got.Share != want.Share {
+			t.Errorf("line %d %q: kind %d share %d, want %d %d", i, got.Text, got.Kind, got.Share, want.Kind, want.Share)
 		}
 	}
 	for _, c := range []struct {
 		e    Entry
-		want string
+		want ShareLevel
 	}{
-		{Entry{Total: Counts{100, 1}}, shareColors[0]},
-		{Entry{Total: Counts{100, 1}, Used: Counts{10, 1}}, shareColors[1]},
-		{Entry{Total: Counts{100, 1}, Used: Counts{30, 1}}, shareColors[2]},
-		{Entry{Total: Counts{100, 1}, Used: Counts{60, 1}}, shareColors[3]},
-		{Entry{Total: Counts{100, 1}, Used: Counts{99, 1}}, shareColors[4]},
-		{Entry{Total: Counts{100, 1}, Used: Counts{100, 1}}, shareColors[5]},
-		{Entry{}, noShareColor},
+		{Entry{Total: Counts{100, 1}}, NothingUsed},
+		{Entry{Total: Counts{100, 1}, Used: Counts{10, 1}}, UsedBelow25},
+		{Entry{Total: Counts{100, 1}, Used: Counts{30, 1}}, UsedBelow50},
+		{Entry{Total: Counts{100, 1}, Used: Counts{60, 1}}, UsedBelow75},
+		{Entry{Total: Counts{100, 1}, Used: Counts{99, 1}}, UsedBelow100},
+		{Entry{Total: Counts{100, 1}, Used: Counts{100, 1}}, AllUsed},
+		{Entry{}, NoShare},
 	} {
-		if got := ShareColor(c.e); got != c.want {
-			t.Errorf("ShareColor(%+v) = %q, want %q", c.e, got, c.want)
+		if got := ShareLevelOf(c.e); got != c.want {
+			t.Errorf("ShareLevelOf(%+v) = %d, want %d", c.e, got, c.want)
 		}
 	}
 }
@@ -324,8 +320,11 @@ func TestExplorerScreenFits(t *testing.T) {
 		for _, w := range []int{1, 2, 10, 43, 80, 200} {
 			for _, h := range []int{1, 2, 3, 5, 6, 7, 24} {
 				e.SetSize(w, h)
-				for _, color := range []bool{false, true} {
-					lines := e.Screen(color)
+				for _, help := range []bool{false, true} {
+					if e.HelpShown() != help {
+						e.Do(ToggleHelp)
+					}
+					lines := e.Lines()
 					if len(lines) != h {
 						t.Errorf("%dx%d: %d lines", w, h, len(lines))
 					}
@@ -346,7 +345,7 @@ func TestExplorerScreenEscapesNames(t *testing.T) {
 	e.Do(Open)
 	var all []string
 	for range e.Entries() {
-		all = append(all, plain(e.Screen(true))...)
+		all = append(all, plain(e.Lines())...)
 		e.Do(MoveDown)
 	}
 	text := strings.Join(all, "\n")
@@ -368,6 +367,7 @@ func TestExplorerScreenEscapesNames(t *testing.T) {
 func FuzzExplorer(f *testing.F) {
 	f.Add([]byte{byte(MoveDown), byte(Open), byte(PageDown), byte(ToggleUnused), byte(Back), byte(ToggleOrder), 200, 37})
 	f.Add([]byte{byte(MoveLast), byte(Open), byte(Open), byte(Back), byte(Back), byte(Back)})
+	f.Add([]byte{byte(StartFilter), 22, 21, 19, 20, byte(ToggleHelp), 45, byte(ClearFilter), 18})
 	f.Fuzz(func(t *testing.T, script []byte) {
 		usages := []*Usage{Join(treeImage(t), treeProfile()), Join(usageImage(t), usageProfile()), manyImage(t)}
 		e := NewExplorer(usages[len(script)%len(usages)])
@@ -379,7 +379,16 @@ func FuzzExplorer(f *testing.F) {
 				}
 				e.SetSize(int(b-128)+1, h)
 			} else {
-				e.Do(Action(b % 10))
+				switch n := b % 24; {
+				case n <= byte(Quit):
+					e.Do(Action(n))
+				case n < 20:
+					e.ScrollBy(int(n) - 18) // -1, 0, 1
+				case n < 22:
+					e.Click(int(b) % (e.height + 2))
+				default:
+					e.SetFilter([]string{"", "s", "B"}[int(b)%3])
+				}
 			}
 			n, rows := len(e.Entries()), max(1, e.listRows())
 			if (n == 0 && e.Cursor() != 0) || (n > 0 && (e.Cursor() < 0 || e.Cursor() >= n)) {
@@ -388,9 +397,176 @@ func FuzzExplorer(f *testing.F) {
 			if e.Cursor() < e.Top() || (n > 0 && e.Cursor() >= e.Top()+rows) {
 				t.Fatalf("cursor %d off the screen: top %d, %d rows", e.Cursor(), e.Top(), rows)
 			}
-			if lines := e.Screen(i%2 == 0); len(lines) != e.height {
+			if lines := e.Lines(); len(lines) != e.height {
 				t.Fatalf("%d lines on a screen of %d", len(lines), e.height)
 			}
 		}
 	})
+}
+
+func TestExplorerFilter(t *testing.T) {
+	e := newTreeExplorer(t)
+	e.SetSize(100, 12)
+	e.Do(MoveDown) // usr
+	e.Do(StartFilter)
+	if !e.Filtering() {
+		t.Fatal("not filtering after StartFilter")
+	}
+	// Names containing the text, ignoring case; the selection stays if
+	// it is still shown.
+	e.SetFilter("U")
+	expectAt(t, e, "/", []string{"usr"}, "usr")
+	screen := e.Lines()
+	if last := screen[len(screen)-1]; last.Kind != FilterLine || last.Text != "/U" {
+		t.Errorf("while typing, the last line is %+v", last)
+	}
+	e.SetFilter("t")
+	expectAt(t, e, "/", []string{"opt", "etc", "empty"}, "opt")
+	e.Do(KeepFilter)
+	if e.Filtering() || e.Filter() != "t" {
+		t.Errorf("after KeepFilter: filtering %v, filter %q", e.Filtering(), e.Filter())
+	}
+	if got := plain(e.Lines())[11]; got != "? help  / filter:t  s sort:size  u unused only:off  q quit" {
+		t.Errorf("key line %q", got)
+	}
+	// The filter works with the others: by name, unused only.
+	e.Do(ToggleOrder)
+	expectAt(t, e, "/", []string{"empty", "etc", "opt"}, "opt")
+	e.Do(ToggleUnused)
+	expectAt(t, e, "/", []string{"opt"}, "opt")
+	e.Do(ToggleUnused)
+	e.Do(ToggleOrder)
+	e.SetFilter("nothing like it")
+	expectAt(t, e, "/", nil, "")
+	if got := plain(e.Lines())[3]; got != `  (no name here contains "nothing like it"; esc clears the filter)` {
+		t.Errorf("nothing matching shows %q", got)
+	}
+	// Esc clears it.
+	e.Do(ClearFilter)
+	expectAt(t, e, "/", rootBySize, "opt")
+	if e.Filter() != "" || e.Filtering() {
+		t.Errorf("after ClearFilter: filter %q, filtering %v", e.Filter(), e.Filtering())
+	}
+	// The filter is for one listing: another directory starts without.
+	e.Do(StartFilter)
+	e.SetFilter("us")
+	e.Do(Open)
+	expectAt(t, e, "/usr", []string{"share", "bin"}, "share")
+	if e.Filter() != "" || e.Filtering() {
+		t.Errorf("after Open: filter %q, filtering %v", e.Filter(), e.Filtering())
+	}
+	e.SetFilter("BIN")
+	e.Do(Back)
+	expectAt(t, e, "/", rootBySize, "usr")
+}
+
+func TestExplorerHelp(t *testing.T) {
+	e := newTreeExplorer(t)
+	e.SetSize(100, 24)
+	e.Do(ToggleHelp)
+	if !e.HelpShown() {
+		t.Fatal("no help after ToggleHelp")
+	}
+	screen := plain(e.Lines())
+	text := strings.Join(screen, "\n")
+	for _, want := range []string{"Keys (? or esc closes this):", "  ↑ k                select the previous entry", "  q ctrl-c           quit", ExplorerMouseHelp} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the help lacks %q:\n%s", want, text)
+		}
+	}
+	if len(screen) != 24 || screen[23] != "? help  / filter  s sort:size  u unused only:off  q quit" || strings.Contains(text, "opt/") {
+		t.Errorf("help screen:\n%s", text)
+	}
+	e.Do(ToggleHelp)
+	if e.HelpShown() {
+		t.Error("help still shown after a second ToggleHelp")
+	}
+	// Any other action closes it, and is done.
+	e.Do(ToggleHelp)
+	e.Do(MoveDown)
+	if e.HelpShown() {
+		t.Error("help still shown after MoveDown")
+	}
+	expectAt(t, e, "/", rootBySize, "usr")
+	e.Do(ToggleHelp)
+	e.Do(ClearFilter)
+	if e.HelpShown() {
+		t.Error("help still shown after Esc")
+	}
+	// A click closes it and does nothing else.
+	e.Do(ToggleHelp)
+	e.Click(3)
+	if e.HelpShown() {
+		t.Error("help still shown after a click")
+	}
+	expectAt(t, e, "/", rootBySize, "usr")
+}
+
+func TestExplorerKeys(t *testing.T) {
+	seen := map[string]bool{}
+	actions := map[Action]bool{}
+	for _, k := range ExplorerKeys {
+		actions[k.Action] = true
+		for _, name := range k.Names {
+			if seen[name] {
+				t.Errorf("key %q bound twice", name)
+			}
+			seen[name] = true
+		}
+	}
+	for a := MoveUp; a <= Quit; a++ {
+		if !actions[a] && a != KeepFilter { // Enter keeps the filter, as the terminal sees it
+			t.Errorf("no key for action %d", a)
+		}
+	}
+	if help := ExplorerHelp(); len(help) != len(ExplorerKeys)+1 {
+		t.Errorf("%d help lines for %d keys", len(help), len(ExplorerKeys))
+	}
+}
+
+func TestExplorerMouse(t *testing.T) {
+	e := NewExplorer(manyImage(t))
+	e.Do(Open)
+	e.SetSize(80, 10) // 5 entry lines, the first on line 3
+	check := func(cursor, top int) {
+		t.Helper()
+		if e.Cursor() != cursor || e.Top() != top {
+			t.Errorf("cursor %d, top %d; want %d, %d", e.Cursor(), e.Top(), cursor, top)
+		}
+	}
+	// The wheel moves the view; the selection follows only to stay on it.
+	e.ScrollBy(3)
+	check(3, 3)
+	e.ScrollBy(-1)
+	check(3, 2)
+	e.ScrollBy(100)
+	check(25, 25)
+	e.ScrollBy(-100)
+	check(4, 0)
+	// A click selects; a click on the selection opens (a file: nothing).
+	e.Click(5)
+	check(2, 0)
+	e.Click(0) // the title
+	e.Click(8) // the status line
+	e.Click(-1)
+	check(2, 0)
+	e.Click(5)
+	check(2, 0)
+
+	e = newTreeExplorer(t)
+	e.SetSize(100, 12)
+	e.Click(4)
+	expectAt(t, e, "/", rootBySize, "usr")
+	e.Click(4)
+	expectAt(t, e, "/usr", []string{"share", "bin"}, "share")
+	e.Click(7) // below the last entry
+	expectAt(t, e, "/usr", []string{"share", "bin"}, "share")
+	// On a screen too short for the head lines, the entry is still where
+	// it is drawn.
+	e.SetSize(100, 4)
+	if got := plain(e.Lines()); !strings.HasPrefix(got[1], ">") {
+		t.Fatalf("on a 4-line screen: %q", got)
+	}
+	e.Click(1)
+	expectAt(t, e, "/usr/share", []string{"doc"}, "doc")
 }

@@ -94,6 +94,9 @@ type ListOptions struct {
 	// UnusedOnly keeps the entries that stand for at least one unused
 	// file: unused files, and directories with an unused file below.
 	UnusedOnly bool
+	// NameContains keeps the entries whose name contains it, ignoring
+	// case (the explorer's / filter); "" keeps all.
+	NameContains string
 }
 
 // List returns the entries of the directory dir, sorted and filtered as
@@ -103,7 +106,11 @@ func (u *Usage) List(dir *Node, opts ListOptions) []Entry {
 		return nil
 	}
 	entries := make([]Entry, 0, len(dir.Children))
+	contains := strings.ToLower(opts.NameContains)
 	for _, c := range dir.Children {
+		if contains != "" && !strings.Contains(strings.ToLower(c.Name), contains) {
+			continue
+		}
 		e := u.Entry(c)
 		if opts.UnusedOnly && !e.HasUnused() {
 			continue

@@ -18,40 +18,59 @@ func (e *Explorer) listRows() int {
 	return e.height - screenHeadLines - screenFootLines
 }
 
-// ANSI SGR sequences the screen uses. Colours are 256-colour palette
-// entries, which every terminal emulator in use today has.
-const (
-	sgrReset   = "\x1b[0m"
-	sgrBold    = "\x1b[1m"
-	sgrDim     = "\x1b[2m"
-	sgrReverse = "\x1b[7m"
-)
-
-// shareColors go from red (nothing used) to green (all used).
-var shareColors = [...]string{
-	"\x1b[38;5;196m", // 0
-	"\x1b[38;5;202m", // below 25%
-	"\x1b[38;5;214m", // below 50%
-	"\x1b[38;5;226m", // below 75%
-	"\x1b[38;5;154m", // below 100%
-	"\x1b[38;5;46m",  // 100%
+// clippedLines is how many lines at the top a screen too short for one
+// entry line loses: Lines keeps the entries and the key line.
+func (e *Explorer) clippedLines() int {
+	return max(0, screenHeadLines+max(1, e.listRows())+screenFootLines-e.height)
 }
 
-const noShareColor = "\x1b[38;5;244m" // grey: stands for no file
+// A Line is one line of the explorer's screen: its text, cut to the
+// screen's width, and what it is, which says how the terminal styles it.
+type Line struct {
+	Text  string
+	Kind  LineKind
+	Share ShareLevel // of an EntryLine or SelectedLine: its colour
+}
 
-// ShareColor is the colour the explorer gives an entry: red when none of
-// it was used, through orange and yellow, to green when all of it was.
-func ShareColor(e Entry) string {
+// A LineKind says what a screen line is.
+type LineKind uint8
+
+const (
+	TextLine     LineKind = iota // shown as it is
+	TitleLine                    // the image and its totals: bold
+	DimLine                      // the column header and the key line
+	EntryLine                    // an entry: in the colour of its Share
+	SelectedLine                 // the selected entry, padded to the width: in reverse video too
+	FilterLine                   // the filter being typed: the terminal's text input goes there
+)
+
+// A ShareLevel grades the share of an entry that was used, for its
+// colour: from red (NothingUsed) through orange and yellow to green
+// (AllUsed); grey for NoShare, an entry that stands for no byte.
+type ShareLevel int8
+
+const (
+	NoShare ShareLevel = iota - 1
+	NothingUsed
+	UsedBelow25
+	UsedBelow50
+	UsedBelow75
+	UsedBelow100
+	AllUsed
+)
+
+// ShareLevelOf grades the used share of e.
+func ShareLevelOf(e Entry) ShareLevel {
 	share, ok := e.Share()
 	switch {
 	case !ok:
-		return noShareColor
+		return NoShare
 	case share <= 0:
-		return shareColors[0]
+		return NothingUsed
 	case share >= 1:
-		return shareColors[5]
+		return AllUsed
 	}
-	return shareColors[1+min(3, int(share*4))]
+	return UsedBelow25 + ShareLevel(min(3, int(share*4)))
 }
 
 // shareBar draws the used share in 10 cells: none filled means nothing
@@ -72,37 +91,73 @@ func shareBar(e Entry) string {
 	return strings.Repeat("█", filled) + strings.Repeat("░", cells-filled)
 }
 
-// Screen renders the explorer as exactly as many lines as the screen has,
-// none wider than it. Names from the container are escaped. With color,
-// each entry takes the colour of its used share (ShareColor); without, as
-// NO_COLOR asks, only bold, dim and reverse video are used. The selected
-// entry is in reverse video and starts with ">", which survives a plain
-// text capture of the screen.
-func (e *Explorer) Screen(color bool) []string {
-	w := e.width
-	style := func(codes, text string) string {
-		if codes == "" {
-			return text
-		}
-		return codes + text + sgrReset
+// ExplorerHelp is the list of the explorer's keys and what the mouse
+// does, one line each, as the help (?) and --help show them.
+func ExplorerHelp() []string {
+	width := 0
+	for _, k := range ExplorerKeys {
+		width = max(width, DisplayWidth(k.Label))
 	}
 	var lines []string
+	for _, k := range ExplorerKeys {
+		lines = append(lines, "  "+PadWidth(k.Label, width)+"  "+k.Does)
+	}
+	return append(lines, ExplorerMouseHelp)
+}
+
+// Lines renders the explorer as exactly as many lines as the screen has,
+// none wider than it. Names from the container are escaped. The selected
+// entry starts with ">", which survives a plain text capture of the
+// screen. With the help shown, the keys take the place of the directory,
+// its entries and the status line.
+func (e *Explorer) Lines() []Line {
+	w := e.width
+	line := func(kind LineKind, text string) Line { return Line{Text: FitWidth(text, w), Kind: kind} }
+	var lines []Line
 
 	// Title: the image and its totals.
 	u := e.u
 	title := "podprof explore: " + strings.TrimPrefix(imageLine(u.Profile.Image.Name, u.Profile.Image.ID, ""), "podprof: ") +
 		"  " + HumanBytes(u.Image.Bytes) + ", " + percentOf(u.Used.Bytes, u.Image.Bytes) + " used"
-	lines = append(lines, style(sgrBold, FitWidth(title, w)))
+	lines = append(lines, line(TitleLine, title))
+	rows := max(1, e.listRows())
+
+	if e.help {
+		lines = append(lines, line(TextLine, "Keys ("+keyName(ToggleHelp)+" or "+keyName(ClearFilter)+" closes this):"))
+		for _, text := range ExplorerHelp() {
+			lines = append(lines, line(TextLine, text))
+		}
+		for len(lines) < screenHeadLines+rows+screenFootLines-1 {
+			lines = append(lines, line(TextLine, ""))
+		}
+		lines = lines[:screenHeadLines+rows+screenFootLines-1]
+	} else {
+		lines = append(lines, e.listing(rows)...)
+	}
+	lines = append(lines, e.keyLine())
+
+	if len(lines) > e.height { // a tiny screen: keep the entries and the key line
+		lines = lines[e.clippedLines():]
+	}
+	return lines
+}
+
+// listing is the screen between the title and the key line: the
+// directory and its totals, the column header, the entries (rows of
+// them) and the status line.
+func (e *Explorer) listing(rows int) []Line {
+	w, u := e.width, e.u
+	line := func(kind LineKind, text string) Line { return Line{Text: FitWidth(text, w), Kind: kind} }
+	var lines []Line
 
 	// The directory and its totals, and which entries are on screen.
 	dir := u.Entry(e.dir)
-	rows := max(1, e.listRows())
 	where := Printable(e.dir.Path()) + "  " + HumanBytes(dir.Total.Bytes) + ", " + percentOf(dir.Used.Bytes, dir.Total.Bytes) +
 		" used, " + strconv.FormatInt(dir.Used.Files, 10) + " of " + strconv.FormatInt(dir.Total.Files, 10) + " files used"
 	if n := len(e.entries); n > rows {
 		where += "  (" + strconv.Itoa(e.top+1) + "-" + strconv.Itoa(min(n, e.top+rows)) + " of " + strconv.Itoa(n) + ")"
 	}
-	lines = append(lines, FitWidth(where, w))
+	lines = append(lines, line(TextLine, where))
 
 	// Column header and entries.
 	filesWidth := len("USED/FILES")
@@ -111,18 +166,20 @@ func (e *Explorer) Screen(color bool) []string {
 		filesWidth = max(filesWidth, len(files))
 	}
 	header := "  " + padLeft("SIZE", 8) + " " + padLeft("USED%", 6) + " " + PadWidth("USED", 10) + " " + padLeft("USED/FILES", filesWidth) + "   NAME"
-	lines = append(lines, style(sgrDim, FitWidth(header, w)))
+	lines = append(lines, line(DimLine, header))
 	for i := e.top; i < e.top+rows; i++ {
 		if i >= len(e.entries) {
-			if i == 0 {
-				empty := "  (empty directory)"
-				if e.unusedOnly {
-					empty = "  (nothing unused here; u shows all)"
-				}
-				lines = append(lines, FitWidth(empty, w))
-				continue
+			empty := ""
+			switch {
+			case i > 0:
+			case e.filter != "":
+				empty = "  (no name here contains " + Printable(e.filter) + "; " + keyName(ClearFilter) + " clears the filter)"
+			case e.unusedOnly:
+				empty = "  (nothing unused here; " + keyName(ToggleUnused) + " shows all)"
+			default:
+				empty = "  (empty directory)"
 			}
-			lines = append(lines, "")
+			lines = append(lines, line(TextLine, empty))
 			continue
 		}
 		entry := e.entries[i]
@@ -135,29 +192,33 @@ func (e *Explorer) Screen(color bool) []string {
 			mark = "*"
 		}
 		row := cursor + " " + padLeft(size, 8) + " " + padLeft(share, 6) + " " + shareBar(entry) + " " + padLeft(files, filesWidth) + " " + mark + " " + displayName(entry)
-		codes := ""
-		if color {
-			codes = ShareColor(entry)
-		}
 		if i == e.cursor {
-			lines = append(lines, style(codes+sgrReverse, PadWidth(row, w)))
+			// Padded, so that reverse video marks the whole line.
+			lines = append(lines, Line{Text: PadWidth(row, w), Kind: SelectedLine, Share: ShareLevelOf(entry)})
 		} else {
-			lines = append(lines, style(codes, FitWidth(row, w)))
+			lines = append(lines, Line{Text: FitWidth(row, w), Kind: EntryLine, Share: ShareLevelOf(entry)})
 		}
 	}
+	return append(lines, line(TextLine, e.status()))
+}
 
-	lines = append(lines, FitWidth(e.status(), w))
-	filter := "off"
+// keyLine is the last line: the filter being typed, or hints of the keys
+// and the state they toggle.
+func (e *Explorer) keyLine() Line {
+	if e.filtering {
+		return Line{Text: FitWidth("/"+PrintableText(e.filter), e.width), Kind: FilterLine}
+	}
+	filter := keyName(StartFilter) + " filter"
+	if e.filter != "" {
+		filter += ":" + Printable(e.filter)
+	}
+	unused := "off"
 	if e.unusedOnly {
-		filter = "on"
+		unused = "on"
 	}
-	help := "q quit  ↑↓/jk move  →/enter open  ←/bksp back  s sort:" + e.order.String() + "  u unused only:" + filter
-	lines = append(lines, style(sgrDim, FitWidth(help, w)))
-
-	if len(lines) > e.height { // a tiny screen: keep the entries and the help
-		lines = lines[len(lines)-e.height:]
-	}
-	return lines
+	text := keyName(ToggleHelp) + " help  " + filter + "  " + keyName(ToggleOrder) + " sort:" + e.order.String() +
+		"  " + keyName(ToggleUnused) + " unused only:" + unused + "  " + keyName(Quit) + " quit"
+	return Line{Text: FitWidth(text, e.width), Kind: DimLine}
 }
 
 // status describes the selected entry: its full path, what it is, whether
