@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
 	"github.com/vbatts/tar-split/tar/storage"
 
 	"github.com/podprof/podprof/report"
@@ -105,6 +106,9 @@ type storageImage struct {
 	ID       string   `json:"id"`
 	Names    []string `json:"names"`
 	TopLayer string   `json:"layer"`
+	// The digests of the image's manifests, for names with a digest.
+	Digest         digest.Digest            `json:"digest"`
+	BigDataDigests map[string]digest.Digest `json:"big-data-digests"`
 }
 
 func readJSON(path string, v any) error {
@@ -151,11 +155,9 @@ func layerCommands(imagesDir, imageID string, layerCount int) []string {
 }
 
 // configPath is where containers/storage keeps an image's config: as the
-// image's big data item "sha256:ID", in a file named "=" and the key in
-// base64.
+// image's big data item "sha256:ID".
 func configPath(imagesDir, imageID string) string {
-	key := "sha256:" + imageID
-	return filepath.Join(imagesDir, imageID, "="+base64.StdEncoding.EncodeToString([]byte(key)))
+	return bigDataPath(imagesDir, imageID, "sha256:"+imageID)
 }
 
 // openTarSplit returns a tar reader over the headers recorded in a layer's

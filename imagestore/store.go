@@ -64,27 +64,6 @@ func (s Store) image(imageID string) (storageImage, error) {
 	return images[i], nil
 }
 
-// ResolveImage returns the full id of the image the user named: by id or
-// id prefix, or by one of its names, with or without localhost/ and
-// :latest.
-func (s Store) ResolveImage(name string) (string, error) {
-	var images []storageImage
-	if err := readJSON(filepath.Join(s.imagesDir(), "images.json"), &images); err != nil {
-		return "", err
-	}
-	for _, im := range images {
-		if im.ID == strings.TrimPrefix(name, "sha256:") || strings.HasPrefix(im.ID, name) {
-			return im.ID, nil
-		}
-		for _, n := range im.Names {
-			if n == name || n == "localhost/"+name || strings.TrimSuffix(n, ":latest") == name {
-				return im.ID, nil
-			}
-		}
-	}
-	return "", fmt.Errorf("image %s is not in the local store: pull or build it, or name another with --image", report.Printable(name))
-}
-
 // Named returns the id of the image that has exactly the name name
 // (registry/repository:tag, as podman stores names), or "".
 func (s Store) Named(name string) (string, error) {
