@@ -125,12 +125,8 @@ func load(mode Mode) (_ *Tracer, err error) {
 			t.Close()
 		}
 	}()
-	for _, name := range progs {
-		l, err := attach(coll.Programs[name])
-		if err != nil {
-			return nil, fmt.Errorf("attaching %s: %w", name, err)
-		}
-		t.links = append(t.links, l)
+	if err := t.Attach(); err != nil {
+		return nil, err
 	}
 	if t.reader, err = ringbuf.NewReader(coll.Maps["events"]); err != nil {
 		return nil, fmt.Errorf("opening the event ring buffer: %w", err)
@@ -138,6 +134,32 @@ func load(mode Mode) (_ *Tracer, err error) {
 	t.loopWG.Add(1)
 	go t.readLoop()
 	return t, nil
+}
+
+// Attach attaches the programs again after Detach.
+func (t *Tracer) Attach() error {
+	if t.links != nil {
+		return nil
+	}
+	for _, name := range t.mode.programs() {
+		l, err := attach(t.coll.Programs[name])
+		if err != nil {
+			t.Detach()
+			return fmt.Errorf("attaching %s: %w", name, err)
+		}
+		t.links = append(t.links, l)
+	}
+	return nil
+}
+
+// Detach detaches the programs, loaded still, while no container is
+// watched: the host's opens then run no program of podprof's. Attach
+// must come before the next Watch.
+func (t *Tracer) Detach() {
+	for _, l := range t.links {
+		l.Close()
+	}
+	t.links = nil
 }
 
 func attach(prog *ebpf.Program) (link.Link, error) {
@@ -153,9 +175,7 @@ func (t *Tracer) Mode() Mode { return t.mode }
 // Close detaches the programs and frees every map; containers still being
 // watched end with an error.
 func (t *Tracer) Close() error {
-	for _, l := range t.links {
-		l.Close()
-	}
+	t.Detach()
 	if t.reader != nil {
 		t.reader.Close()
 		t.loopWG.Wait()

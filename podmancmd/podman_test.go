@@ -2,7 +2,9 @@ package podmancmd
 
 import (
 	"slices"
+	"strings"
 	"testing"
+	"time"
 )
 
 // help is the part of podman 4.3.1's --help these tests need.
@@ -47,6 +49,21 @@ func TestGlobalValue(t *testing.T) {
 	}{{"root", "/b", true}, {"trace", "", true}, {"runroot", "", false}, {"hooks-dir", "/h2", true}, {"roo", "", false}} {
 		if value, given := GlobalValue(global, c.name); value != c.value || given != c.given {
 			t.Errorf("GlobalValue(%s) = %q, %v; want %q, %v", c.name, value, given, c.value, c.given)
+		}
+	}
+}
+
+func TestIdleTime(t *testing.T) {
+	for value, want := range map[string]time.Duration{"": DefaultIdle, "2": 2 * time.Second, "1.5": 1500 * time.Millisecond, "2s": 2 * time.Second, "250ms": 250 * time.Millisecond, "0": 0} {
+		t.Setenv(IdleEnv, value)
+		if got, err := IdleTime(); err != nil || got != want {
+			t.Errorf("%s=%q: got %v, %v; want %v", IdleEnv, value, got, err, want)
+		}
+	}
+	for _, value := range []string{"-1", "soon", "-2s"} {
+		t.Setenv(IdleEnv, value)
+		if _, err := IdleTime(); err == nil || !strings.Contains(err.Error(), IdleEnv) {
+			t.Errorf("%s=%q: want an error naming it, got %v", IdleEnv, value, err)
 		}
 	}
 }

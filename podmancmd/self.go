@@ -1,9 +1,16 @@
 package podmancmd
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
 )
 
 // APIExecutable is the name of the executable that does podprof's
@@ -42,4 +49,80 @@ func APIPath() (string, error) {
 func ExecAPI(args []string) int {
 	path, err := APIPath()
 	return replaceWith(path, err, append([]string{"podprof"}, args...), ": podprof run and slim need it beside podprof (make install puts it there)")
+}
+
+// BuildID names the executable at path as built and installed: two
+// podprof builds (an upgrade while containers are traced, two installs)
+// never share a tracer or a kept service, whose protocol, hook or BPF
+// programs may differ.
+func BuildID(path string) (string, error) {
+	id, err := fileIdentity(path)
+	if err != nil {
+		return "", fmt.Errorf("identifying %s: %w", path, err)
+	}
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:6]), nil
+}
+
+// fileIdentity changes when the file at path is replaced or written.
+func fileIdentity(path string) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	sys := st.Sys().(*syscall.Stat_t)
+	return fmt.Sprintf("%d:%d:%d:%d", sys.Dev, sys.Ino, st.Size(), st.ModTime().UnixNano()), nil
+}
+
+// IdleEnv sets how long podprof keeps its podman service and its tracer
+// process after the last run that used them (a Go duration, "2s", or
+// seconds; 0 stops them as soon as nothing uses them).
+const IdleEnv = "PODPROF_IDLE_TIME"
+
+// DefaultIdle is the idle time without IdleEnv: long enough for the runs
+// of a script or an edit-run loop to find them warm, short enough that a
+// host rarely keeps what nobody uses (an idle tracer has no BPF program
+// attached; a service and its keeper are memory only).
+const DefaultIdle = 30 * time.Second
+
+// IdleTime is the idle time IdleEnv sets, DefaultIdle if unset.
+func IdleTime() (time.Duration, error) {
+	value, ok := os.LookupEnv(IdleEnv)
+	if !ok || value == "" {
+		return DefaultIdle, nil
+	}
+	if seconds, err := strconv.ParseFloat(value, 64); err == nil && seconds >= 0 {
+		return time.Duration(seconds * float64(time.Second)), nil
+	}
+	if d, err := time.ParseDuration(value); err == nil && d >= 0 {
+		return d, nil
+	}
+	return 0, fmt.Errorf("invalid %s %q: use a duration such as 30s, or 0", IdleEnv, value)
+}
+
+// RuntimeDir is the calling user's directory for podprof's sockets and
+// locks (0700): /run/podprof for root, $XDG_RUNTIME_DIR/podprof or
+// $TMPDIR/podprof-UID for another user. What it holds is never shared
+// across users: one that is not the user's own, or open to others, is
+// refused.
+func RuntimeDir() (string, error) {
+	uid := os.Geteuid()
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("podprof-%d", uid))
+	switch xdg := os.Getenv("XDG_RUNTIME_DIR"); {
+	case uid == 0:
+		dir = "/run/podprof"
+	case xdg != "" && filepath.IsAbs(xdg):
+		dir = filepath.Join(xdg, "podprof")
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return "", fmt.Errorf("creating %s: %w", dir, err)
+	}
+	st, err := os.Lstat(dir)
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", dir, err)
+	}
+	if sys := st.Sys().(*syscall.Stat_t); !st.IsDir() || int(sys.Uid) != uid || st.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("%s is not a directory of yours that only you can open: remove it", dir)
+	}
+	return dir, nil
 }

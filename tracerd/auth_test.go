@@ -22,7 +22,7 @@ podprof-rootless-c:x:10
 		{"podprof-rootless-a", 1001, 165536, false}, // the next user's
 		{"podprof-rootless-a", 1001, 99999, false},
 		{"podprof-rootless-b", 1002, 165536, true}, // by uid
-		{"", 1002, 200000, true},                    // no name: by uid still
+		{"", 1002, 200000, true},                   // no name: by uid still
 		{"podprof-rootless-b", 1002, 100000, false},
 		{"podprof-rootless-c", 1003, 10, false}, // unparsable range
 		{"nobody", 65534, 100000, false},

@@ -7,9 +7,7 @@ package tracerd
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,7 +33,8 @@ import (
 // One tracer process serves every traced container on the host: loading
 // the BPF programs costs far more than watching one more namespace, and
 // the kernel side already filters by a set of namespaces. It is started on
-// demand and exits when nothing is traced and nobody holds it.
+// demand and exits once nothing has been traced, and nobody has held it,
+// for the idle time (podmancmd.IdleTime), its programs detached meanwhile.
 
 // tracerDir holds the tracers' sockets and locks; root only.
 const tracerDir = "/run/podprof"
@@ -48,10 +47,8 @@ var tracerSocket, tracerLock = tracerPaths()
 func tracerPaths() (socket, lock string) {
 	id := "unknown"
 	if self, err := podmancmd.Self(); err == nil {
-		if st, err := os.Stat(self); err == nil {
-			sys := st.Sys().(*syscall.Stat_t)
-			sum := sha256.Sum256(fmt.Appendf(nil, "%d:%d:%d:%d", sys.Dev, sys.Ino, st.Size(), st.ModTime().UnixNano()))
-			id = hex.EncodeToString(sum[:6])
+		if build, err := podmancmd.BuildID(self); err == nil {
+			id = build
 		}
 	}
 	return filepath.Join(tracerDir, "tracer-"+id+".sock"), filepath.Join(tracerDir, "tracer-"+id+".lock")
@@ -222,9 +219,13 @@ type tracerd struct {
 	listener net.Listener
 	log      *syslog.Writer
 
-	mu      sync.Mutex
-	holders int  // open connections and watched containers
-	closing bool // holders fell to 0: the tracer serves no new client
+	idle  time.Duration // how long it lingers with no holder
+	timer *time.Timer   // ends the linger
+
+	mu        sync.Mutex
+	holders   int // open connections and watched containers
+	idleSince time.Time
+	closing   bool // idle for the idle time: the tracer serves no new client
 	// tracing counts the watched containers per profile path; finished
 	// is signalled each time one's profile is done.
 	tracing  map[string]int
@@ -247,6 +248,10 @@ func Daemon(modeName string) int {
 		devnull.Close()
 	}
 	mode, err := bpf.ParseMode(modeName)
+	if err != nil {
+		return fail(err)
+	}
+	idle, err := podmancmd.IdleTime()
 	if err != nil {
 		return fail(err)
 	}
@@ -275,7 +280,7 @@ func Daemon(modeName string) int {
 	if err != nil {
 		return fail(fmt.Errorf("listening on %s: %w", tracerSocket, err))
 	}
-	d := &tracerd{tracer: tracer, listener: listener, tracing: make(map[string]int)}
+	d := &tracerd{tracer: tracer, listener: listener, idle: idle, tracing: make(map[string]int)}
 	d.finished = sync.NewCond(&d.mu)
 	d.log, _ = syslog.New(syslog.LOG_DAEMON|syslog.LOG_WARNING, "podprof")
 	fmt.Fprintln(ready, "ok")
@@ -296,6 +301,8 @@ func (d *tracerd) serve() {
 	// Whoever started us connects right after "ok": hold until then, or
 	// for a while if it died meanwhile.
 	var spawnerArrived sync.Once
+	d.timer = time.AfterFunc(time.Hour, d.expire)
+	d.timer.Stop()
 	d.hold()
 	go func() {
 		time.Sleep(10 * time.Second)
@@ -306,8 +313,8 @@ func (d *tracerd) serve() {
 		if err != nil {
 			break // closed by release, the last one out
 		}
-		if !d.hold() {
-			// Accepted as the last holder left: the client sees the
+		if err := d.hold(); err != nil {
+			// Accepted as the tracer closes: the client sees the
 			// connection close and starts a new tracer.
 			conn.Close()
 			continue
@@ -322,21 +329,44 @@ func (d *tracerd) serve() {
 	wg.Wait()
 }
 
-// hold counts one more reason to stay, unless the tracer is closing.
-func (d *tracerd) hold() bool {
+// hold counts one more reason to stay, unless the tracer is closing; the
+// first one after an idle time attaches the programs again.
+func (d *tracerd) hold() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closing {
-		return false
+		return errTracerGone
+	}
+	if d.holders == 0 {
+		d.timer.Stop()
+		if err := d.tracer.Attach(); err != nil {
+			// Nothing can be traced: leave it to a new tracer.
+			d.closing = true
+			d.listener.Close()
+			return err
+		}
 	}
 	d.holders++
-	return true
+	return nil
 }
 
+// release counts one reason less; with none left, the programs are
+// detached and the tracer lingers for the idle time.
 func (d *tracerd) release() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.holders--; d.holders == 0 {
+		d.tracer.Detach()
+		d.idleSince = time.Now()
+		d.timer.Reset(d.idle)
+	}
+}
+
+// expire ends the tracer if it is still idle.
+func (d *tracerd) expire() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.holders == 0 && !d.closing && time.Since(d.idleSince) >= d.idle {
 		d.closing = true
 		d.listener.Close()
 	}
@@ -368,7 +398,7 @@ func (d *tracerd) handle(conn net.Conn) {
 	case req.Watch != nil:
 		ctr, started, syscalls, err := d.watch(req.Watch)
 		if err == nil {
-			d.hold()
+			d.hold() // cannot fail: this connection holds the tracer
 			d.mu.Lock()
 			d.tracing[req.Watch.Annotations[ProfileAnnotation]]++
 			d.mu.Unlock()
