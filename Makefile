@@ -23,7 +23,9 @@
 #                    prints a table per kernel, writes nothing
 #   test-podman-system  podman's system tests (bats) with podman, then with ./podprof;
 #                    fails on tests that pass with podman only (contrib/podman-system-tests/)
-#   install          binary to $(DESTDIR)$(PREFIX)/bin, OCI hook to $(DESTDIR)$(HOOKSDIR),
+#   man              the man pages, podprof(1) and podprof-CMD(1), into man/
+#   install          binaries to $(DESTDIR)$(PREFIX)/bin, man pages, bash/zsh/fish
+#                    completion, OCI hook to $(DESTDIR)$(HOOKSDIR),
 #                    the tracer service's systemd units to $(DESTDIR)$(SYSTEMDDIR)
 #                    (enable: systemctl enable --now podprof-tracer.socket)
 #   clean
@@ -44,12 +46,16 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 HOOKSDIR ?= /usr/share/containers/oci/hooks.d
 SYSTEMDDIR ?= /etc/systemd/system
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPLETIONDIR ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPLETIONDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 
 DEMO_IMAGE := localhost/podprof-demo/debian:bookworm
 
 export CGO_ENABLED := 0
 
-.PHONY: all build generate setup demo test test-go test-kernels install clean
+.PHONY: all build generate setup demo test test-go test-kernels man install clean
 
 all: build
 
@@ -113,9 +119,20 @@ test-podman-system: setup build
 	bash contrib/podman-system-tests/run.sh --podprof $(CURDIR)/podprof $(SUITES)
 
 # The hook file in the tree names /usr/local/bin/podprof; point it at $(PREFIX).
-install: build
+# podprof(1) and podprof-CMD(1), from the commands' definitions.
+man:
+	rm -rf man
+	$(GO) run -tags "$(GO_TAGS)" -ldflags "$(GO_LDFLAGS)" ./contrib/man -o man
+
+install: build man
 	install -D -m 0755 podprof $(DESTDIR)$(PREFIX)/bin/podprof
 	install -D -m 0755 podprof-podman $(DESTDIR)$(PREFIX)/bin/podprof-podman
+	install -d $(DESTDIR)$(MANDIR)/man1
+	install -m 0644 man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -d $(DESTDIR)$(BASHCOMPLETIONDIR) $(DESTDIR)$(ZSHCOMPLETIONDIR) $(DESTDIR)$(FISHCOMPLETIONDIR)
+	./podprof completion -f $(DESTDIR)$(BASHCOMPLETIONDIR)/podprof bash
+	./podprof completion -f $(DESTDIR)$(ZSHCOMPLETIONDIR)/_podprof zsh
+	./podprof completion -f $(DESTDIR)$(FISHCOMPLETIONDIR)/podprof.fish fish
 	install -d $(DESTDIR)$(HOOKSDIR)
 	sed 's|"/usr/local/bin/podprof"|"$(PREFIX)/bin/podprof"|' contrib/hooks.d/podprof.json >$(DESTDIR)$(HOOKSDIR)/podprof.json
 	chmod 0644 $(DESTDIR)$(HOOKSDIR)/podprof.json
@@ -126,6 +143,7 @@ install: build
 
 clean:
 	rm -f podprof podprof-podman
+	rm -rf man
 
 .PHONY: check
 

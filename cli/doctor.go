@@ -6,14 +6,32 @@ import (
 	"os"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/podprof/podprof/bpf"
 	"github.com/podprof/podprof/podmancmd"
 	"github.com/podprof/podprof/tracerd"
 )
 
-// Doctor is `podprof doctor`: can this machine trace, in which mode, and
-// why not in the better ones. It returns 0 when some mode works.
-func Doctor(w io.Writer) int {
+func doctorCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "doctor",
+		Short: "which tracer mode this machine supports, and why not others",
+		Long: "Whether this machine can trace, in which mode, and why not in the better ones.\n\n" +
+			"Exit status: 0 when some mode works, 1 when none does.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !doctor(cmd.OutOrStdout()) {
+				return exitStatus(1)
+			}
+			return nil
+		},
+	}
+}
+
+// doctor says whether this machine can trace, in which mode, and why not
+// in the better ones; true when some mode works.
+func doctor(w io.Writer) bool {
 	fmt.Fprintf(w, "kernel:   %s\n", tracerd.KernelRelease())
 	fmt.Fprintf(w, "BTF:      %s\n", present("/sys/kernel/btf/vmlinux"))
 	if lsm, err := os.ReadFile("/sys/kernel/security/lsm"); err == nil {
@@ -27,19 +45,19 @@ func Doctor(w io.Writer) int {
 	} else {
 		fmt.Fprintf(w, "podman:   %v\n", err)
 	}
-	code := 1
+	works := false
 	for _, st := range bpf.Probe() {
 		switch {
 		case st.Chosen:
 			fmt.Fprintf(w, "%-11s active; %s\n", st.Mode+":", syscallRecording(st.Syscalls))
-			code = 0
+			works = true
 		case st.Err == nil:
 			fmt.Fprintf(w, "%-11s available; %s\n", st.Mode+":", syscallRecording(st.Syscalls))
 		default:
 			fmt.Fprintf(w, "%-11s unavailable: %v\n", st.Mode+":", st.Err)
 		}
 	}
-	return code
+	return works
 }
 
 func present(path string) string {

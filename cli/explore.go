@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,62 +9,44 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/spf13/pflag"
+	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/podprof/podprof/report"
 )
 
-// Explore is `podprof explore PROFILE...`: an interactive explorer of
-// the image's tree, with what the profiles (merged by union) used. All the
-// state lives in report.Explorer; this is the terminal around it: raw mode,
-// the alternate screen, keys, resizes. When stdin or stdout is not a
-// terminal it prints the tree once, as `podprof report --format tree`. It
-// returns 0, or 125 with a one-line error.
-func Explore(args []string) int {
-	return exploreMain(args, os.Stdin, os.Stdout, os.Stderr)
-}
-
-func exploreMain(args []string, stdin, stdout *os.File, stderr io.Writer) int {
-	flags := pflag.NewFlagSet("podprof explore", pflag.ContinueOnError)
-	flags.SetOutput(stderr)
-	image := flags.String("image", "", "compare with `IMAGE` (default: the image the profiles ran)")
-	depth := flags.Int("depth", report.DefaultTreeDepth, "`N` levels of the tree printed when the output is not a terminal")
-	flags.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: podprof explore [--image IMAGE] PROFILE...\n\n%s\n%s", flags.FlagUsages(), exploreKeysHelp)
+func exploreCommand() *cobra.Command {
+	var image string
+	var depth int
+	cmd := &cobra.Command{
+		Use:   "explore [--image IMAGE] PROFILE...",
+		Short: "browse the image's directories by share of bytes used",
+		Long: "An interactive explorer of the image's tree, with what the profiles (merged by union)\n" +
+			"used. When stdin or stdout is not a terminal it prints the tree once, as\n" +
+			"podprof report --format tree.\n\n" + ProfileArgs + "\n\n" + exploreKeysHelp,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if depth < 0 {
+				return fmt.Errorf("invalid --depth %d: give 0 or more levels", depth)
+			}
+			paths, err := ProfilePaths(args)
+			if err != nil {
+				return err
+			}
+			u, err := LoadUsage(paths, image, nil)
+			if err != nil {
+				return err
+			}
+			stdout, isFile := cmd.OutOrStdout().(*os.File)
+			if !isFile || !term.IsTerminal(int(os.Stdin.Fd())) || !term.IsTerminal(int(stdout.Fd())) {
+				return u.WriteTree(cmd.OutOrStdout(), report.TreeOptions{Depth: depth})
+			}
+			return explore(report.NewExplorer(u), os.Stdin, stdout, useColor())
+		},
 	}
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "Error: %v\nSee 'podprof explore --help'\n", err)
-		return exitError
-	}
-	if *depth < 0 {
-		fmt.Fprintf(stderr, "Error: invalid --depth %d: give 0 or more levels\n", *depth)
-		return exitError
-	}
-	var u *report.Usage
-	paths, err := ProfilePaths(flags.Args())
-	if err == nil {
-		u, err = LoadUsage(paths, *image, nil)
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "Error:", err)
-		return exitError
-	}
-	if !term.IsTerminal(int(stdin.Fd())) || !term.IsTerminal(int(stdout.Fd())) {
-		if err := u.WriteTree(stdout, report.TreeOptions{Depth: *depth}); err != nil {
-			fmt.Fprintln(stderr, "Error:", err)
-			return exitError
-		}
-		return exitOK
-	}
-	if err := explore(report.NewExplorer(u), stdin, stdout, useColor()); err != nil {
-		fmt.Fprintln(stderr, "Error:", err)
-		return exitError
-	}
-	return exitOK
+	cmd.Flags().StringVar(&image, "image", "", "compare with `IMAGE` (default: the image the profiles ran)")
+	cmd.Flags().IntVar(&depth, "depth", report.DefaultTreeDepth, "`N` levels of the tree printed when the output is not a terminal")
+	completeImages(cmd, "image")
+	return cmd
 }
 
 const exploreKeysHelp = `Keys:

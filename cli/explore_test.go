@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -56,8 +55,7 @@ func TestExploreErrors(t *testing.T) {
 		{[]string{"--depth", "-2", "p.json"}, "Error: invalid --depth -2: give 0 or more levels"},
 		{[]string{"--no-such-flag"}, "Error: unknown flag: --no-such-flag"},
 	} {
-		var stderr strings.Builder
-		if code := exploreMain(c.args, os.Stdin, os.Stdout, &stderr); code != 125 || !strings.HasPrefix(stderr.String(), c.want) {
+		if code, _, stderr := podprof(append([]string{"explore"}, c.args...)...); code != 125 || !strings.HasPrefix(stderr.String(), c.want) {
 			t.Errorf("explore %q: exit %d, stderr %q; want 125 and %q", c.args, code, stderr.String(), c.want)
 		}
 	}

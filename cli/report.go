@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strconv"
 	"strings"
 
 	"github.com/docker/go-units"
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/podprof/podprof/imagestore"
@@ -17,41 +17,34 @@ import (
 	"github.com/podprof/podprof/sbom"
 )
 
-// Exit codes of podprof report and podprof explore.
-const (
-	exitOK         = 0
-	exitGateFailed = 1   // a --fail-unused-* limit was passed; the report was printed
-	exitError      = 125 // podprof could not make the report, as podman's own errors
-)
-
-// Report is `podprof report PROFILE...`: the summary, the per-layer
-// table or the tree of one or more profiles (merged by union) against
-// their image, read from the local image store. It returns 0; 1 when a
-// --fail-unused-* limit is passed, with a one-line reason on stderr after
-// the report; or 125 with a one-line error. See docs/report.md.
-func Report(args []string, stdout io.Writer) int {
-	return reportMain(args, stdout, os.Stderr)
-}
-
 // reportOptions are podprof report's flags.
 type reportOptions struct {
-	image        string
-	format       string
-	depth        int
-	sort         string
-	unusedOnly   bool
-	failBytes    string
-	failPercent  string
-	gate         report.Gate
-	listOptions  report.ListOptions
-	depthChanged bool
-	packages     bool
+	image       string
+	format      string
+	depth       int
+	sort        string
+	unusedOnly  bool
+	failBytes   string
+	failPercent string
+	packages    bool
 }
 
-func reportMain(args []string, stdout, stderr io.Writer) int {
-	flags := pflag.NewFlagSet("podprof report", pflag.ContinueOnError)
-	flags.SetOutput(stderr)
+func reportCommand() *cobra.Command {
 	var o reportOptions
+	cmd := &cobra.Command{
+		Use:   "report [flags] PROFILE...",
+		Short: "the summary of saved profiles (merged) against their image, per layer, as a tree, or as a CI gate",
+		Long: "The summary of one or more profiles (merged by union) against their image, read from\n" +
+			"podman's local store: the bytes and files used and unused, per layer; or the image's\n" +
+			"tree with the share used per directory; or per installed package (--packages).\n\n" +
+			ProfileArgs + "\n\n" +
+			"Exit status: 0; 1 when a --fail-unused-* limit is passed (after the report); 125 on error.\n" +
+			"See docs/report.md.",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd.Flags(), args, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	flags := cmd.Flags()
 	flags.StringVar(&o.image, "image", "", "compare with `IMAGE` (default: the image the profiles ran)")
 	flags.StringVar(&o.format, "format", "text", "text (summary and layers), json, or tree")
 	flags.IntVar(&o.depth, "depth", report.DefaultTreeDepth, "tree: list `N` levels below / (0: / alone)")
@@ -60,26 +53,20 @@ func reportMain(args []string, stdout, stderr io.Writer) int {
 	flags.StringVar(&o.failBytes, "fail-unused-bytes", "", "exit 1 if more than `SIZE` bytes are unused (50MB, 1.5GiB, 1000)")
 	flags.StringVar(&o.failPercent, "fail-unused-percent", "", "exit 1 if more than `P` percent of the bytes are unused (0 to 100)")
 	flags.BoolVar(&o.packages, "packages", false, "per installed package (dpkg, apk, rpm): its files and bytes, and how many were used")
-	flags.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: podprof report [--image IMAGE] [--format text|json|tree] [--depth N] [--fail-unused-bytes SIZE] [--fail-unused-percent P] [--packages] PROFILE...\n\n%s"+
-			"\nExit status: 0, 1 when a --fail-unused-* limit is passed, 125 on error.\n", flags.FlagUsages())
-	}
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "Error: %v\nSee 'podprof report --help'\n", err)
-		return exitError
-	}
-	o.depthChanged = flags.Changed("depth")
-	if err := o.check(flags); err != nil {
-		fmt.Fprintln(stderr, "Error:", err)
-		return exitError
-	}
-	paths, err := ProfilePaths(flags.Args())
+	completeValues(cmd, "format", "text", "json", "tree")
+	completeValues(cmd, "sort", "size", "name")
+	completeImages(cmd, "image")
+	return cmd
+}
+
+func (o *reportOptions) run(flags *pflag.FlagSet, args []string, stdout, stderr io.Writer) error {
+	gate, listOpts, err := o.check(flags)
 	if err != nil {
-		fmt.Fprintln(stderr, "Error:", err)
-		return exitError
+		return err
+	}
+	paths, err := ProfilePaths(args)
+	if err != nil {
+		return err
 	}
 	var u *report.Usage
 	var packages *sbom.Report
@@ -89,8 +76,7 @@ func reportMain(args []string, stdout, stderr io.Writer) int {
 		u, err = LoadUsage(paths, o.image, nil)
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "Error:", err)
-		return exitError
+		return err
 	}
 	summary := report.NewSummary(u, strings.Join(paths, " "), 5)
 	switch {
@@ -101,57 +87,57 @@ func reportMain(args []string, stdout, stderr io.Writer) int {
 	case o.format == "json":
 		err = summary.WriteJSON(stdout)
 	case o.format == "tree":
-		err = u.WriteTree(stdout, report.TreeOptions{Depth: o.depth, ListOptions: o.listOptions})
+		err = u.WriteTree(stdout, report.TreeOptions{Depth: o.depth, ListOptions: listOpts})
 	default:
 		err = summary.WriteText(stdout)
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "Error:", err)
-		return exitError
+		return err
 	}
-	if reason := o.gate.Check(summary); reason != "" {
+	if reason := gate.Check(summary); reason != "" {
 		fmt.Fprintln(stderr, "podprof: gate failed:", reason)
-		return exitGateFailed
+		return exitStatus(1)
 	}
-	return exitOK
+	return nil
 }
 
-// check validates the flags and turns them into options.
-func (o *reportOptions) check(flags *pflag.FlagSet) error {
+// check validates the flags and turns them into the gate and the tree's
+// list options.
+func (o *reportOptions) check(flags *pflag.FlagSet) (report.Gate, report.ListOptions, error) {
+	gate := report.NoGate
 	switch o.format {
 	case "text", "json", "tree":
 	default:
-		return fmt.Errorf("invalid --format %q: use text, json or tree", o.format)
+		return gate, report.ListOptions{}, fmt.Errorf("invalid --format %q: use text, json or tree", o.format)
 	}
 	if o.format != "tree" {
 		for _, name := range []string{"depth", "sort", "unused-only"} {
 			if flags.Changed(name) {
-				return fmt.Errorf("--%s is for --format tree", name)
+				return gate, report.ListOptions{}, fmt.Errorf("--%s is for --format tree", name)
 			}
 		}
 	}
 	if o.packages && o.format == "tree" {
-		return errors.New("--packages is for --format text or json")
+		return gate, report.ListOptions{}, errors.New("--packages is for --format text or json")
 	}
 	if o.depth < 0 {
-		return fmt.Errorf("invalid --depth %d: give 0 or more levels", o.depth)
+		return gate, report.ListOptions{}, fmt.Errorf("invalid --depth %d: give 0 or more levels", o.depth)
 	}
-	var err error
-	if o.listOptions, err = listOptions(o.sort, o.unusedOnly); err != nil {
-		return err
+	listOpts, err := listOptions(o.sort, o.unusedOnly)
+	if err != nil {
+		return gate, listOpts, err
 	}
-	o.gate = report.NoGate
 	if flags.Changed("fail-unused-bytes") {
-		if o.gate.MaxUnusedBytes, err = parseSize(o.failBytes); err != nil {
-			return fmt.Errorf("invalid --fail-unused-bytes: %w", err)
+		if gate.MaxUnusedBytes, err = parseSize(o.failBytes); err != nil {
+			return gate, listOpts, fmt.Errorf("invalid --fail-unused-bytes: %w", err)
 		}
 	}
 	if flags.Changed("fail-unused-percent") {
-		if o.gate.MaxUnusedPercent, err = parsePercent(o.failPercent); err != nil {
-			return fmt.Errorf("invalid --fail-unused-percent: %w", err)
+		if gate.MaxUnusedPercent, err = parsePercent(o.failPercent); err != nil {
+			return gate, listOpts, fmt.Errorf("invalid --fail-unused-percent: %w", err)
 		}
 	}
-	return nil
+	return gate, listOpts, nil
 }
 
 func listOptions(sort string, unusedOnly bool) (report.ListOptions, error) {

@@ -53,14 +53,19 @@ func TestReportFlagErrors(t *testing.T) {
 		{[]string{"--format", "tree", "podprof-no-such-container"}, "Error: no profile of container podprof-no-such-container in " + DefaultProfileDir + ": a container's profile is written when it ends; or name a PROFILE file"},
 		{[]string{filepath.Join(t.TempDir(), "missing.json")}, "Error: cannot read profile "},
 	} {
-		var stdout, stderr bytes.Buffer
-		code := reportMain(c.args, &stdout, &stderr)
+		code, stdout, stderr := podprof(append([]string{"report"}, c.args...)...)
 		if code != 125 || stdout.Len() != 0 || !strings.HasPrefix(stderr.String(), c.want) || strings.Count(stderr.String(), "\n") != 1 {
 			t.Errorf("report %q: exit %d, stdout %q, stderr %q; want 125 and %q", c.args, code, stdout.String(), stderr.String(), c.want)
 		}
 	}
-	var stdout, stderr bytes.Buffer
-	if code := reportMain([]string{"--help"}, &stdout, &stderr); code != 0 || !strings.Contains(stderr.String(), "--fail-unused-bytes SIZE") {
-		t.Errorf("--help: exit %d, %s", code, stderr.String())
+	if code, stdout, stderr := podprof("report", "--help"); code != 0 || !strings.Contains(stdout.String(), "--fail-unused-bytes SIZE") || stderr.Len() != 0 {
+		t.Errorf("--help: exit %d, stdout %s, stderr %s", code, stdout.String(), stderr.String())
 	}
+}
+
+// podprof runs podprof's command line in args as main.go does, for
+// commands IsCommand says are podprof's.
+func podprof(args ...string) (code int, stdout, stderr *bytes.Buffer) {
+	stdout, stderr = new(bytes.Buffer), new(bytes.Buffer)
+	return Main(args, stdout, stderr), stdout, stderr
 }

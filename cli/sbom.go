@@ -1,12 +1,11 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"time"
 
-	"github.com/spf13/pflag"
+	"github.com/spf13/cobra"
 )
 
 // sbomOptions are podprof sbom's flags.
@@ -16,38 +15,22 @@ type sbomOptions struct {
 	output string
 }
 
-func (o *sbomOptions) define(flags *pflag.FlagSet) {
+func sbomCommand() *cobra.Command {
+	var o sbomOptions
+	cmd := &cobra.Command{
+		Use:   "sbom [flags] PROFILE...",
+		Short: "a CycloneDX or SPDX SBOM of the image's packages (dpkg, apk, rpm), each marked used or not by the profiles' runs",
+		Long: "An SBOM of the image's installed packages (dpkg, apk, rpm), each marked with how much\n" +
+			"of it the profiles' runs used (property podprof:used). See docs/packages.md.\n\n" + ProfileArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return sbomMain(args, &o, cmd.OutOrStdout()) },
+	}
+	flags := cmd.Flags()
 	flags.StringVar(&o.image, "image", "", "compare with `IMAGE` (default: the image the profiles ran)")
 	flags.StringVar(&o.format, "format", "cyclonedx", "cyclonedx (CycloneDX 1.5 JSON) or spdx (SPDX 2.3 JSON)")
 	flags.StringVarP(&o.output, "output", "o", "", "write the SBOM to `FILE` (default: standard output)")
-}
-
-// Sbom is `podprof sbom PROFILE...`: an SBOM of the image's installed
-// packages (dpkg, apk, rpm), each marked with how much of it the
-// profiles' runs used. It returns 0, or 125 with a one-line error. See
-// docs/packages.md.
-func Sbom(args []string, stdout, stderr io.Writer) int {
-	flags := pflag.NewFlagSet("podprof sbom", pflag.ContinueOnError)
-	flags.SetOutput(stderr)
-	var o sbomOptions
-	o.define(flags)
-	flags.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: podprof sbom [--image IMAGE] [--format cyclonedx|spdx] [--output FILE] PROFILE...\n\n"+
-			"PROFILE is a profile file, a container's name or id (its newest profile), or nothing (the newest profile).\n\n%s"+
-			"\nExit status: 0, 125 on error.\n", flags.FlagUsages())
-	}
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "Error: %v\nSee 'podprof sbom --help'\n", err)
-		return exitError
-	}
-	if err := sbomMain(flags.Args(), &o, stdout); err != nil {
-		fmt.Fprintln(stderr, "Error:", err)
-		return exitError
-	}
-	return exitOK
+	completeValues(cmd, "format", "cyclonedx", "spdx")
+	completeImages(cmd, "image")
+	return cmd
 }
 
 func sbomMain(args []string, o *sbomOptions, stdout io.Writer) error {

@@ -2,46 +2,27 @@ package cli
 
 import (
 	"errors"
-	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 
-	"github.com/spf13/pflag"
+	"github.com/spf13/cobra"
 	podman "go.podman.io/common/pkg/seccomp"
 
 	"github.com/podprof/podprof/seccomp"
 )
 
-// Seccomp is `podprof seccomp [-o FILE] PROFILE...`: one seccomp profile
-// that allows what any of the given ones allows (several runs' recordings,
-// an existing profile first to start from it), on stdout or to FILE. It
-// returns 0, or 125 with a one-line error.
-func Seccomp(args []string, stdout io.Writer) int {
-	return seccompMain(args, stdout, os.Stderr)
-}
-
-func seccompMain(args []string, stdout, stderr io.Writer) int {
-	flags := pflag.NewFlagSet("podprof seccomp", pflag.ContinueOnError)
-	flags.SetOutput(stderr)
-	output := flags.StringP("output", "o", "", "write the merged profile to `FILE` (default: stdout)")
-	flags.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: podprof seccomp [-o FILE] PROFILE...\n\n"+
-			"Merges seccomp profiles written by podprof run --podprof-seccomp: the result allows\n"+
-			"what any of them allows, with the first one's default action.\n\n%s", flags.FlagUsages())
+func seccompCommand() *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "seccomp [-o FILE] PROFILE...",
+		Short: "merge seccomp profiles of several runs (podprof run --podprof-seccomp)",
+		Long: "One seccomp profile that allows what any of the given ones allows: several runs'\n" +
+			"recordings (podprof run --podprof-seccomp), an existing profile first to start from it.\n" +
+			"The result has the first one's default action.",
+		RunE: func(cmd *cobra.Command, args []string) error { return mergeSeccomp(args, output, cmd.OutOrStdout()) },
 	}
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "Error: %v\nSee 'podprof seccomp --help'\n", err)
-		return exitError
-	}
-	if err := mergeSeccomp(flags.Args(), *output, stdout); err != nil {
-		fmt.Fprintln(stderr, "Error:", err)
-		return exitError
-	}
-	return exitOK
+	cmd.Flags().StringVarP(&output, "output", "o", "", "write the merged profile to `FILE` (default: stdout)")
+	return cmd
 }
 
 func mergeSeccomp(paths []string, output string, stdout io.Writer) error {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/openvex/go-vex/pkg/vex"
-	"github.com/spf13/pflag"
+	"github.com/spf13/cobra"
 
 	"github.com/podprof/podprof/report"
 	"github.com/podprof/podprof/sbom"
@@ -22,41 +22,24 @@ type vexOptions struct {
 	output string
 }
 
-func (o *vexOptions) define(flags *pflag.FlagSet) {
+func vexCommand() *cobra.Command {
+	var o vexOptions
+	cmd := &cobra.Command{
+		Use:   "vex [flags] --vuln ID=PACKAGE... PROFILE...",
+		Short: "OpenVEX statements: not_affected for packages no run used",
+		Long: "An OpenVEX document saying, per vulnerability and package, whether the profiled runs\n" +
+			"used the package: not_affected (component_not_present) when the image lacks the package,\n" +
+			"not_affected (vulnerable_code_not_in_execute_path) when no run opened any of its files,\n" +
+			"under_investigation when one did. See docs/packages.md.\n\n" + ProfileArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return vexMain(args, &o, cmd.OutOrStdout()) },
+	}
+	flags := cmd.Flags()
 	flags.StringVar(&o.image, "image", "", "compare with `IMAGE` (default: the image the profiles ran)")
 	flags.StringArrayVar(&o.vulns, "vuln", nil, "a vulnerability and the packages it affects, `ID=PACKAGE[,PACKAGE...]` (CVE-2024-1234=libssl3); repeatable")
 	flags.StringVar(&o.author, "author", vex.DefaultAuthor, "who vouches for the statements (that the profiled runs cover the workload)")
 	flags.StringVarP(&o.output, "output", "o", "", "write the VEX document to `FILE` (default: standard output)")
-}
-
-// Vex is `podprof vex --vuln ID=PACKAGE... PROFILE...`: an OpenVEX
-// document saying, per vulnerability and package, whether the profiled
-// runs used the package. It returns 0, or 125 with a one-line error. See
-// docs/packages.md.
-func Vex(args []string, stdout, stderr io.Writer) int {
-	flags := pflag.NewFlagSet("podprof vex", pflag.ContinueOnError)
-	flags.SetOutput(stderr)
-	var o vexOptions
-	o.define(flags)
-	flags.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: podprof vex [--image IMAGE] --vuln ID=PACKAGE[,PACKAGE...]... [--author NAME] [--output FILE] PROFILE...\n\n"+
-			"Per vulnerability and package: not_affected (component_not_present) when the image lacks the package,\n"+
-			"not_affected (vulnerable_code_not_in_execute_path) when no run opened any of its files,\n"+
-			"under_investigation when one did.\n\n%s"+
-			"\nExit status: 0, 125 on error.\n", flags.FlagUsages())
-	}
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "Error: %v\nSee 'podprof vex --help'\n", err)
-		return exitError
-	}
-	if err := vexMain(flags.Args(), &o, stdout); err != nil {
-		fmt.Fprintln(stderr, "Error:", err)
-		return exitError
-	}
-	return exitOK
+	completeImages(cmd, "image")
+	return cmd
 }
 
 func vexMain(args []string, o *vexOptions, stdout io.Writer) error {

@@ -53,8 +53,11 @@ PACKAGES=(
 	debootstrap busybox-static
 	# the rpm test image (rpmbuild, rpm --root) and its test (rpm -qa)
 	rpm
-	# benchmarks and terminal tests
-	tmux hyperfine linux-perf
+	# benchmarks and terminal tests; bash's completion framework, which
+	# podprof's and podman's completion scripts need
+	tmux hyperfine linux-perf bash-completion
+	# man, which reads the man pages make install installs (a test does)
+	man-db
 	# build tooling
 	make jq
 )

@@ -16,12 +16,11 @@ import (
 )
 
 // In the end-to-end tests, tmux runs this test binary as `podprof explore`:
-// with PODPROF_TEST_EXPLORE=1 it is cli.Explore with the binary's
-// arguments, before any test machinery starts. This works whether or not
-// main.go has the explore command.
+// with PODPROF_TEST_EXPLORE=1 it is podprof explore with the binary's
+// arguments, before any test machinery starts.
 func init() {
 	if os.Getenv("PODPROF_TEST_EXPLORE") == "1" {
-		os.Exit(cli.Explore(os.Args[1:]))
+		os.Exit(cli.Main(append([]string{"explore"}, os.Args[1:]...), os.Stdout, os.Stderr))
 	}
 }
 

@@ -186,4 +186,17 @@ func TestMakeInstall(t *testing.T) {
 	if !strings.Contains(string(socket), "\nListenStream="+tracerd.DefaultServiceSocket+"\n") {
 		t.Errorf("podprof-tracer.socket does not listen on %s:\n%s", tracerd.DefaultServiceSocket, socket)
 	}
+	// A man page for podprof and each of its commands, which man reads;
+	// the completion scripts where bash, zsh and fish look.
+	for _, command := range []string{"", "-run", "-report", "-slim", "-explore"} {
+		page := filepath.Join(dest, "opt/podprof/share/man/man1/podprof"+command+".1")
+		if r := runCmd(t, "man", "-l", page); r.code != 0 || !strings.Contains(r.stdout, "SYNOPSIS") {
+			t.Errorf("man -l %s: exit %d\n%s%s", page, r.code, r.stdout, r.stderr)
+		}
+	}
+	for _, script := range []string{"bash-completion/completions/podprof", "zsh/site-functions/_podprof", "fish/vendor_completions.d/podprof.fish"} {
+		if b, err := os.ReadFile(filepath.Join(dest, "opt/podprof/share", script)); err != nil || !strings.Contains(string(b), "__complete") {
+			t.Errorf("completion script %s: %v", script, err)
+		}
+	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/containers/podman/v5/pkg/bindings"
 	"github.com/containers/podman/v5/pkg/bindings/images"
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"go.podman.io/image/v5/docker/reference"
 
@@ -71,30 +72,25 @@ func (o *slimOptions) define(flags *pflag.FlagSet) {
 // are podman's, given before slim. It returns 0; 1 when the slim image did
 // not run as the original (it is removed); 125 with a one-line error.
 func Slim(globalFlags, args []string, stdout, stderr io.Writer) int {
-	flags := pflag.NewFlagSet("podprof slim", pflag.ContinueOnError)
-	flags.SetOutput(stderr)
-	var o slimOptions
-	o.define(flags)
-	flags.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: podprof slim [--image IMAGE] [-t NAME[:TAG]] [--include PATH]... [--exclude PATH]... PROFILE...\n\n"+
-			"PROFILE is a profile file, a container's name or id (its newest profile), or nothing (the newest profile).\n\n%s"+
-			"\nExit status: 0, 1 when the slim image did not run as the original did (it is removed), 125 on error.\n", flags.FlagUsages())
-	}
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "Error: %v\nSee 'podprof slim --help'\n", err)
-		return exitError
-	}
-	code, err := slimMain(globalFlags, flags, &o, stdout, stderr)
-	if err != nil {
+	code := exitOK
+	root := commands(func(cmd *cobra.Command, o *slimOptions, args []string) error {
+		var err error
+		code, err = slimMain(globalFlags, cmd.Flags(), args, o, stdout, stderr)
+		return err
+	})
+	root.SetArgs(append([]string{"slim"}, args...))
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	if err := root.Execute(); err != nil {
 		fmt.Fprintln(stderr, "Error:", err)
+		if code == exitOK {
+			code = exitError
+		}
 	}
 	return code
 }
 
-func slimMain(globalFlags []string, flags *pflag.FlagSet, o *slimOptions, stdout, stderr io.Writer) (int, error) {
+func slimMain(globalFlags []string, flags *pflag.FlagSet, args []string, o *slimOptions, stdout, stderr io.Writer) (int, error) {
 	if o.format != "text" && o.format != "json" {
 		return exitError, fmt.Errorf("invalid --format %q: use text or json", o.format)
 	}
@@ -105,7 +101,7 @@ func slimMain(globalFlags []string, flags *pflag.FlagSet, o *slimOptions, stdout
 		}
 		o.include = append(o.include, listed...)
 	}
-	paths, err := cli.ProfilePaths(flags.Args())
+	paths, err := cli.ProfilePaths(args)
 	if err != nil {
 		return exitError, err
 	}

@@ -8,17 +8,19 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
+	"github.com/podprof/podprof/cli"
 	"github.com/podprof/podprof/podmancmd"
 	"github.com/podprof/podprof/run"
 )
 
 // main takes podprof's arguments as they were: [podman global flags]
-// run|slim [its arguments].
+// run|slim [its arguments]; or podprof's completion request for them.
 func main() {
 	args := os.Args[1:]
 	global, rest := []string(nil), args
-	if len(args) > 0 && args[0] != "run" && args[0] != "slim" {
+	if len(args) > 0 && strings.HasPrefix(args[0], "-") {
 		var err error
 		if global, rest, err = podmancmd.SplitGlobalFlags(args); err != nil {
 			fmt.Fprintln(os.Stderr, "Error:", err)
@@ -26,6 +28,8 @@ func main() {
 		}
 	}
 	switch {
+	case len(rest) > 0 && cli.IsCompletionRequest(rest[0]):
+		os.Exit(run.Complete(rest))
 	case len(rest) > 0 && rest[0] == "run":
 		os.Exit(run.Main(global, rest[1:]))
 	case len(rest) > 0 && rest[0] == "slim":
