@@ -18,16 +18,18 @@ import (
 // run's has a hooks dir that holds podprof's hook, a setting of the whole
 // service, not of one request.
 type Service struct {
-	dir  string // PrivateDir's, holds the socket and the log; removed by Close
-	cmd  *exec.Cmd
-	log  *os.File
-	exit chan error
-	URI  string
+	dir     string // holds the socket and the log; removed by Close
+	cmd     *exec.Cmd
+	log     *os.File
+	done    chan struct{} // closed once the service exited, with exitErr
+	exitErr error
+	URI     string
 }
 
 // StartService starts `podman GLOBALFLAGS system service` on a socket in
-// dir, a PrivateDir that the service then owns, with podman's global flags
-// (those the user gave podprof), and returns once it answers.
+// dir, a directory of the caller's (PrivateDir's) that the service then
+// owns, with podman's global flags (those the user gave podprof), and
+// returns once it answers.
 func StartService(ctx context.Context, podman, dir string, globalFlags []string) (_ *Service, err error) {
 	s := &Service{dir: dir}
 	defer func() {
@@ -53,8 +55,11 @@ func StartService(ctx context.Context, podman, dir string, globalFlags []string)
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting podman system service: %w", err)
 	}
-	s.exit = make(chan error, 1)
-	go func() { s.exit <- s.cmd.Wait() }()
+	s.done = make(chan struct{})
+	go func() {
+		s.exitErr = s.cmd.Wait()
+		close(s.done)
+	}()
 	if err := s.waitReady(ctx, socket); err != nil {
 		return nil, err
 	}
@@ -69,9 +74,8 @@ func (s *Service) waitReady(ctx context.Context, socket string) error {
 			return nil
 		}
 		select {
-		case err := <-s.exit:
-			s.exit <- err
-			return fmt.Errorf("podman system service exited before it answered (%v): %s", err, s.lastLogLine())
+		case <-s.done:
+			return fmt.Errorf("podman system service exited before it answered (%v): %s", s.exitErr, s.lastLogLine())
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(delay):
@@ -82,31 +86,18 @@ func (s *Service) waitReady(ctx context.Context, socket string) error {
 	}
 }
 
-// Lost says why the service no longer answers, or nil if it does.
-func (s *Service) Lost() error {
-	conn, err := net.Dial("unix", strings.TrimPrefix(s.URI, "unix://"))
-	if err == nil {
-		conn.Close()
-		return nil
-	}
-	select {
-	case exit := <-s.exit:
-		s.exit <- exit
-		return fmt.Errorf("podprof's podman system service died during the run (%v)", exit)
-	case <-time.After(time.Second):
-		return fmt.Errorf("podprof's podman system service stopped answering during the run (%v)", err)
-	}
-}
+// Done is closed once the service has exited.
+func (s *Service) Done() <-chan struct{} { return s.done }
 
 // Close stops the service and removes its directory.
 func (s *Service) Close() {
 	if s.cmd != nil && s.cmd.Process != nil {
 		s.cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-s.exit:
+		case <-s.done:
 		case <-time.After(10 * time.Second):
 			s.cmd.Process.Kill()
-			<-s.exit
+			<-s.done
 		}
 	}
 	if s.log != nil {

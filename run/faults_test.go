@@ -49,8 +49,8 @@ type hostState struct {
 	Progs, Links             int // podprof's BPF programs and links that this run's tracers hold
 	OrphanProgs, OrphanLinks int // podprof's BPF programs and links that no process holds
 	Pinned                   int // entries under /sys/fs/bpf that were not there when the test began
-	Services                 int // podman system services of the test's podprof runs
-	TempDirs                 int // podprof run temporary dirs of the test's podprof runs
+	Services                 int // podman system services of the test's podprof runs, and their keepers
+	TempDirs                 int // podprof run temporary dirs of the test's podprof runs, and their services' dirs
 	Tracers                  int // tracer processes of this run's podprof
 	Containers               int // containers labelled faultsLabel
 }
@@ -64,8 +64,8 @@ func (s hostState) String() string {
 
 // leakCheck snapshots the host when a test begins and, when it ends, waits
 // a while for the host to be as clean as podprof must leave it: the tracer
-// exits once nothing is traced, a container that outlived its podprof run
-// ends on its own.
+// and the kept service exit one idle time (TestMain's) after the last run,
+// a container that outlived its podprof run ends on its own.
 type leakCheck struct {
 	t      *testing.T
 	pinned map[string]bool
@@ -166,11 +166,16 @@ func (lc *leakCheck) state() hostState {
 			s.Pinned++
 		}
 	}
+	services := keptServicesPrefix(lc.t)
 	for _, p := range procs {
 		if isTracer(p) {
 			s.Tracers++
 		}
 		cmdline := strings.Join(p.args, " ")
+		if strings.Contains(cmdline, services) {
+			s.Services++ // a kept service or its keeper
+			continue
+		}
 		if !strings.Contains(cmdline, "system service") {
 			continue
 		}
@@ -184,6 +189,8 @@ func (lc *leakCheck) state() hostState {
 		dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), fmt.Sprintf("%s%d-*", podmancmd.TempDirPrefix, owner)))
 		s.TempDirs += len(dirs)
 	}
+	dirs, _ := filepath.Glob(services + "*")
+	s.TempDirs += len(dirs)
 	out, err := exec.Command("podman", "ps", "-a", "-q", "--filter", "label="+faultsLabel).Output()
 	if err != nil {
 		lc.t.Fatalf("podman ps: %v", err)
@@ -722,20 +729,47 @@ func TestFaultServiceDies(t *testing.T) {
 	}
 }
 
-// serviceOf finds the podman service of the podprof run with pid owner, by
-// its socket in the run's temporary dir.
-func serviceOf(t *testing.T, owner int) int {
+// keptServicesPrefix is the path prefix of the directories of the kept
+// services of the test's podprof build: their keepers' and services'
+// arguments name them.
+func keptServicesPrefix(t *testing.T) string {
 	t.Helper()
-	prefix := filepath.Join(os.TempDir(), fmt.Sprintf("%s%d-", podmancmd.TempDirPrefix, owner))
+	root, err := podmancmd.RuntimeDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	build, err := podmancmd.BuildID(podprofBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(root, podmancmd.ServiceDirPrefix+build+"-")
+}
+
+// keptServices are the pids of the kept podman services of the test's
+// podprof build, by their sockets in their directories.
+func keptServices(t *testing.T) []int {
+	t.Helper()
+	prefix := keptServicesPrefix(t)
+	var pids []int
 	for _, p := range scanProcs() {
-		for _, arg := range p.args {
-			if strings.HasPrefix(arg, "unix://"+prefix) && strings.HasSuffix(arg, "/podman.sock") {
-				return p.pid
-			}
+		if len(p.args) > 0 && filepath.Base(p.args[0]) == "podman" && slices.ContainsFunc(p.args, func(arg string) bool {
+			return strings.HasPrefix(arg, "unix://"+prefix) && strings.HasSuffix(arg, "/podman.sock")
+		}) {
+			pids = append(pids, p.pid)
 		}
 	}
-	t.Fatalf("no podman service with its socket under %s*", prefix)
-	return 0
+	return pids
+}
+
+// serviceOf finds the podman service of the podprof run with pid owner:
+// the one kept service of the test's build (the tests run one at a time).
+func serviceOf(t *testing.T, owner int) int {
+	t.Helper()
+	pids := keptServices(t)
+	if len(pids) != 1 {
+		t.Fatalf("podprof run %d: want 1 kept podman service, found %v", owner, pids)
+	}
+	return pids[0]
 }
 
 // ---- load ----

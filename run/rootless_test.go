@@ -118,7 +118,8 @@ func rootlessBin(t *testing.T) string {
 // service's socket.
 func (u testUser) env(socket string) []string {
 	env := []string{"HOME=" + u.home, "USER=" + u.name, "LOGNAME=" + u.name,
-		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		podmancmd.IdleEnv + "=" + os.Getenv(podmancmd.IdleEnv)} // TestMain's
 	if socket != "" {
 		env = append(env, tracerd.ServiceSocketEnv+"="+socket)
 	}
@@ -353,9 +354,10 @@ func (u testUser) serviceStatus(t *testing.T, socket string) tracerd.ServiceStat
 
 // requireNoRootlessLeaks waits up to 20s for each user to hold nothing
 // more of the service than the status request itself, to run no podprof
-// process (a collector, podprof-podman), no podman system service and no
-// container labelled rootlessLabel, and to have no podprof run temporary
-// directory.
+// process (a collector, podprof-podman, a service's keeper), no podman
+// system service and no container labelled rootlessLabel, and to have no
+// podprof run temporary directory or kept service's directory: one idle
+// time after its last run.
 func requireNoRootlessLeaks(t *testing.T, socket string, users ...testUser) {
 	t.Helper()
 	bin := rootlessBin(t)
@@ -380,7 +382,9 @@ func requireNoRootlessLeaks(t *testing.T, socket string, users ...testUser) {
 				leaks = append(leaks, fmt.Sprintf("%s has containers %q", u.name, ids))
 			}
 			dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), podmancmd.TempDirPrefix+"*"))
-			for _, dir := range dirs {
+			// Its kept services' (RuntimeDir without XDG_RUNTIME_DIR).
+			kept, _ := filepath.Glob(filepath.Join(os.TempDir(), fmt.Sprintf("podprof-%d", u.uid), podmancmd.ServiceDirPrefix+"*"))
+			for _, dir := range append(dirs, kept...) {
 				if st, err := os.Stat(dir); err == nil && int(st.Sys().(*syscall.Stat_t).Uid) == u.uid {
 					leaks = append(leaks, fmt.Sprintf("%s left %s", u.name, dir))
 				}

@@ -37,6 +37,7 @@ type options struct {
 	format      string
 	tracer      string
 	untraceable string
+	service     string
 	seccomp     seccompOptions
 }
 
@@ -51,6 +52,8 @@ func (o *options) define(flags *pflag.FlagSet) {
 		"tracer mode: auto, lsm, fentry or tracepoint")
 	flags.StringVar(&o.untraceable, "podprof-untraceable", envOr("PODPROF_UNTRACEABLE", "fail"),
 		"where podprof can't trace (no tracer service for a user without root, a kernel that can't): fail, or run the container untraced as podman would")
+	flags.StringVar(&o.service, "podprof-service", envOr("PODPROF_SERVICE", serviceAuto),
+		"the podman service that runs the container: system (the system's API socket, "+systemSocket+", where podprof's hook is installed in its hooks dirs: make install), private (podprof's own, started with podman's global flags and kept for "+podmancmd.IdleEnv+", default "+podmancmd.DefaultIdle.String()+", after the last run) or auto (system where it can, else private)")
 	o.seccomp.define(flags)
 }
 
@@ -70,6 +73,14 @@ func (o *options) validate() error {
 	default:
 		return fmt.Errorf("invalid --podprof-untraceable %q: use fail or run", o.untraceable)
 	}
+	switch o.service {
+	case serviceAuto, servicePrivate, serviceSystem:
+	default:
+		return fmt.Errorf("invalid --podprof-service %q: use auto, private or system", o.service)
+	}
+	if _, err := podmancmd.IdleTime(); err != nil {
+		return err
+	}
 	_, err := bpf.ParseMode(o.tracer)
 	return err
 }
@@ -86,6 +97,11 @@ func envOr(name, def string) string {
 // It returns the exit code: the container's, or 125 for podprof's and
 // podman's own errors, as podman does.
 func Main(globalFlags, args []string) int {
+	if len(args) >= 3 && args[0] == podmancmd.KeepServiceArg {
+		// podprof-podman run KeepServiceArg DIR PODMAN FLAGS...: the
+		// keeper of a service a run started (podmancmd.AcquireService).
+		return podmancmd.KeepService(args[1], args[2], args[3:])
+	}
 	logrus.SetLevel(logrus.WarnLevel)
 	cmd := podmanRunCommand()
 	// podman-remote hides what a remote service can't do on the client's
@@ -164,7 +180,7 @@ func runTraced(cmd *cobra.Command, args, runArgs []string, opts *options, global
 	if err != nil {
 		return err
 	}
-	l := runSetup{podman: podman, globalFlags: globalFlags, output: output}
+	l := runSetup{podman: podman, service: opts.service, globalFlags: globalFlags, output: output}
 	l.annotations = []string{tracerd.ProfileAnnotation + "=" + output}
 	if opts.tracer != "auto" {
 		l.annotations = append(l.annotations, tracerd.TracerAnnotation+"="+opts.tracer)
@@ -238,6 +254,7 @@ func runTraced(cmd *cobra.Command, args, runArgs []string, opts *options, global
 // runSetup is what both ways of running a traced container need.
 type runSetup struct {
 	podman      string
+	service     string   // --podprof-service
 	globalFlags []string // podman's, before and after run
 	annotations []string // the hook's: where the profile goes, the tracer mode
 	output      string   // the profile's path
@@ -255,26 +272,26 @@ func runWithService(cmd *cobra.Command, args []string, l runSetup, podmanRun fun
 		os.Stdout = f
 	}
 	ctx := cmd.Context()
-	svc, err := startService(ctx, l.podman, serviceFlags)
+	uri, lost, release, err := acquireService(ctx, l.service, l.podman, serviceFlags)
 	if err != nil {
 		return err
 	}
-	defer svc.Close()
+	defer release()
 
 	conf := registry.PodmanConfig()
-	conf.URI = svc.URI
+	conf.URI = uri
 	engine, err := registry.NewContainerEngine(cmd, args)
 	if err != nil {
-		return fmt.Errorf("connecting to the private podman service: %w", err)
+		return fmt.Errorf("connecting to podprof's podman service: %w", err)
 	}
 	if _, err := registry.NewImageEngine(cmd, args); err != nil {
-		return fmt.Errorf("connecting to the private podman service: %w", err)
+		return fmt.Errorf("connecting to podprof's podman service: %w", err)
 	}
 	defer registry.ContainerEngine().Shutdown(ctx)
 	defer registry.ImageEngine().Shutdown(ctx)
 	version, conn, err := serviceConnection(engine)
 	if err != nil {
-		return fmt.Errorf("connecting to the private podman service: %w", err)
+		return fmt.Errorf("connecting to podprof's podman service: %w", err)
 	}
 	done, err := actAsPodmanOf(version, cmd, conn, noout)
 	if err != nil {
@@ -288,7 +305,7 @@ func runWithService(cmd *cobra.Command, args []string, l runSetup, podmanRun fun
 	}
 	runErr := podmanRun(cmd, args)
 	if runErr != nil {
-		if err := svc.Lost(); err != nil {
+		if err := lost(); err != nil {
 			// podman-remote calls that 126, as if the command could not be
 			// run: it is podprof's own failure.
 			return podprofFailed(fmt.Errorf("%w; a container it started runs on, and its profile is written to %s when it ends", err, report.Printable(l.output)))

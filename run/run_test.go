@@ -30,7 +30,15 @@ const (
 
 var podprofBin string
 
+// testIdle is the tests' idle time, unless PODPROF_IDLE_TIME sets another.
+const testIdle = 2 * time.Second
+
 func TestMain(m *testing.M) {
+	// The kept service and the tracer linger this long after a run: the
+	// leak checks wait for them to go.
+	if _, ok := os.LookupEnv(podmancmd.IdleEnv); !ok {
+		os.Setenv(podmancmd.IdleEnv, testIdle.String())
+	}
 	// PODPROF_TEST_BIN runs the suite against a podprof built elsewhere
 	// (as inside the Podman 5 chroot, which has no Go), with its
 	// podprof-podman beside it.
