@@ -17,6 +17,9 @@ type PackageUsage struct {
 	// Missing counts the package's paths that name nothing in the image,
 	// such as files a later layer deleted (rm -rf /usr/share/doc).
 	Missing int64
+	// UsedPaths are the used files' paths in the image (directories on
+	// the way resolved), in the package's order: the evidence of its use.
+	UsedPaths []string
 }
 
 // PackagesUsage splits a Usage by the packages that own the image's
@@ -51,6 +54,7 @@ func (u *Usage) Packages(pkgs []PackageFiles) *PackagesUsage {
 				usage.Total.add(n.Inode)
 				if u.used[n.Inode] {
 					usage.Used.add(n.Inode)
+					usage.UsedPaths = append(usage.UsedPaths, n.Path())
 				}
 			}
 		}

@@ -1,6 +1,9 @@
 package report
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 // TestPackagesAddUp joins usageImage's files with packages that list
 // them the ways package databases do, and checks each package's share and
@@ -23,15 +26,16 @@ func TestPackagesAddUp(t *testing.T) {
 	}
 	pu := u.Packages(pkgs)
 	want := []PackageUsage{
-		{Total: Counts{Bytes: 100, Files: 2}, Used: Counts{Bytes: 100, Files: 2}},
-		{Total: Counts{Bytes: 1000, Files: 2}, Used: Counts{Bytes: 1000, Files: 2}, Missing: 1},
+		{Total: Counts{Bytes: 100, Files: 2}, Used: Counts{Bytes: 100, Files: 2}, UsedPaths: []string{"/usr/bin/dash", "/usr/bin/sh"}},
+		{Total: Counts{Bytes: 1000, Files: 2}, Used: Counts{Bytes: 1000, Files: 2}, Missing: 1, UsedPaths: []string{"/usr/lib/libc.so", "/usr/lib/libc.so.6"}},
 		{Total: Counts{Bytes: 800, Files: 2}},
-		{Total: Counts{Bytes: 50, Files: 1}, Used: Counts{Bytes: 50, Files: 1}},
+		{Total: Counts{Bytes: 50, Files: 1}, Used: Counts{Bytes: 50, Files: 1}, UsedPaths: []string{"/etc/hard1"}},
 		{Missing: 2},
 	}
 	for i := range want {
-		if pu.Packages[i] != want[i] {
-			t.Errorf("package %s: %+v, want %+v", pkgs[i].Name, pu.Packages[i], want[i])
+		got := pu.Packages[i]
+		if got.Total != want[i].Total || got.Used != want[i].Used || got.Missing != want[i].Missing || !slices.Equal(got.UsedPaths, want[i].UsedPaths) {
+			t.Errorf("package %s: %+v, want %+v", pkgs[i].Name, got, want[i])
 		}
 	}
 	// The rest: man/m, var/cache/x, srv/big and the links stale, dangling,

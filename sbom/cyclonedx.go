@@ -7,6 +7,8 @@ import (
 	"time"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
+
+	"github.com/podprof/podprof/report"
 )
 
 // The properties podprof gives each component of a CycloneDX SBOM, in
@@ -22,12 +24,13 @@ const (
 // WriteCycloneDX writes the report as a CycloneDX 1.5 JSON SBOM: the
 // image as the metadata's component, each package a library component
 // identified by its purl, with podprof:* properties saying how much of it
-// the profiled runs used.
+// the profiled runs used, and the files they used as its evidence's
+// occurrences.
 func (r *Report) WriteCycloneDX(w io.Writer, now time.Time) error {
 	bom := cdx.NewBOM()
 	bom.Metadata = &cdx.Metadata{
 		Timestamp: now.UTC().Format(time.RFC3339),
-		Tools:     &cdx.ToolsChoice{Components: &[]cdx.Component{{Type: cdx.ComponentTypeApplication, Name: Tool}}},
+		Tools:     &cdx.ToolsChoice{Components: &[]cdx.Component{{Type: cdx.ComponentTypeApplication, Name: Tool, Version: report.Version}}},
 		Component: &cdx.Component{
 			BOMRef:     imageURL(r.Image),
 			Type:       cdx.ComponentTypeContainer,
@@ -54,6 +57,13 @@ func (r *Report) WriteCycloneDX(w io.Writer, now time.Time) error {
 				{Name: propBytes, Value: strconv.FormatInt(p.Total.Bytes, 10)},
 				{Name: propUsedBytes, Value: strconv.FormatInt(p.Used.Bytes, 10)},
 			},
+		}
+		if len(p.UsedPaths) > 0 {
+			occurrences := make([]cdx.EvidenceOccurrence, len(p.UsedPaths))
+			for j, path := range p.UsedPaths {
+				occurrences[j] = cdx.EvidenceOccurrence{Location: path}
+			}
+			components[i].Evidence = &cdx.Evidence{Occurrences: &occurrences}
 		}
 		if p.License != "" {
 			components[i].Licenses = &cdx.Licenses{{License: &cdx.License{Name: p.License}}}

@@ -10,6 +10,8 @@ import (
 	spdxjson "github.com/spdx/tools-golang/json"
 	"github.com/spdx/tools-golang/spdx/v2/common"
 	spdx "github.com/spdx/tools-golang/spdx/v2/v2_3"
+
+	"github.com/podprof/podprof/report"
 )
 
 // noAssertion is SPDX's "podprof does not say".
@@ -21,7 +23,7 @@ const noAssertion = "NOASSERTION"
 // of it the profiled runs used.
 func (r *Report) WriteSPDX(w io.Writer, now time.Time) error {
 	created := now.UTC().Format(time.RFC3339)
-	tool := common.Creator{CreatorType: "Tool", Creator: Tool}
+	tool := common.Creator{CreatorType: "Tool", Creator: Tool + "-" + report.Version}
 	imageID := common.ElementID("Image")
 	doc := &spdx.Document{
 		SPDXVersion:       spdx.Version,
