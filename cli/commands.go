@@ -73,6 +73,7 @@ func Root() *cobra.Command {
 		doctorCommand(),
 		hookCommand(),
 		tracerCommand(),
+		profilesCommand(),
 		versionCommand(),
 		completionCommand(),
 	)

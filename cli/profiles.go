@@ -66,12 +66,19 @@ func containerProfile(saved []string, container string) (string, error) {
 		if err != nil {
 			continue
 		}
-		if p.Container.Name == container || (len(container) >= 3 && strings.HasPrefix(p.Container.ID, container)) {
+		if ofContainer(p, container) {
 			return path, nil
 		}
 	}
 	return "", errors.New("no profile of container " + report.Printable(container) + " in " + ProfileDir() +
 		": a container's profile is written when it ends; or name a PROFILE file")
+}
+
+// ofContainer says whether p is a profile of the container named by its
+// name or an ID prefix of 3 characters at least, the way commands take a
+// container's name for its profile (ProfilePaths).
+func ofContainer(p *report.Profile, container string) bool {
+	return p != nil && (p.Container.Name == container || (len(container) >= 3 && strings.HasPrefix(p.Container.ID, container)))
 }
 
 // savedProfiles lists the profiles in ProfileDir, newest first.
