@@ -19,9 +19,8 @@ import (
 // would hide podman's, and alias podman=podprof must keep it).
 func profilesCommand() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:     "profiles",
-		Aliases: []string{"profile"},
-		Short:   "list, remove, prune and compare saved profiles",
+		Use:   "profiles",
+		Short: "list, remove, prune and compare saved profiles",
 		Long: "Manage the profiles podprof run saves in " + profileDirHelp + ".\n" +
 			"Nothing outside that directory is ever removed.",
 		// As podman's groups: no command is an error that names them.
