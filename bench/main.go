@@ -132,6 +132,7 @@ type bench struct {
 	disturbedSamples int
 	patienceUsed     time.Duration
 	tracerLock       string // the lock file of the bench's tracer, once seen
+	services         string // the path prefix of the bench's kept services' directories
 }
 
 func (b *bench) phase(name string) bool {
@@ -181,6 +182,20 @@ func (b *bench) run(ctx context.Context) error {
 	if err := copyFile(filepath.Join(filepath.Dir(podprof), podmancmd.APIExecutable), filepath.Join(b.tmp, podmancmd.APIExecutable), 0o755); err != nil {
 		return err
 	}
+	buildID, err := podmancmd.BuildID(b.podprof)
+	if err != nil {
+		return err
+	}
+	root, err := podmancmd.RuntimeDir()
+	if err != nil {
+		return err
+	}
+	b.services = filepath.Join(root, podmancmd.ServiceDirPrefix+buildID+"-")
+	// Every podprof run stops its service and tracer as soon as it is
+	// done, as before podprof kept them: what is measured cold is cold.
+	// The warm start rows, and the lingering tracer's host tax, keep them
+	// (withIdle).
+	os.Setenv(podmancmd.IdleEnv, "0")
 	// Another tracer would trace the baselines; a test run may be ending.
 	// (Alone, the kernels phase needs no quiet host: it measures in qemu
 	// guests, whose clocks count instructions.)
@@ -455,22 +470,22 @@ func (h *holder) stop() error {
 	return h.b.waitMineGone(3 * time.Minute)
 }
 
-// waitMineGone waits for the bench's own tracer to exit. It is the host's
-// shared tracer while it runs: another user's podprof run may be using it
-// and keep it.
+// waitMineGone waits for the bench's own tracer and kept services to
+// exit. The tracer is the host's shared tracer while it runs: another
+// user's podprof run may be using it and keep it.
 func (b *bench) waitMineGone(timeout time.Duration) error {
 	start := time.Now()
 	deadline := start.Add(timeout)
 	for {
 		mine, _ := b.tracers()
-		if len(mine) == 0 {
+		if len(mine) == 0 && len(b.keptServices()) == 0 {
 			if d := time.Since(start); d > 10*time.Second {
 				b.note("the bench's tracer served %.0f s past the bench's last podprof run: another podprof user's container was using it", d.Seconds())
 			}
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the tracer (pid %v) did not exit within %s of the bench's last podprof run", mine, timeout)
+			return fmt.Errorf("the tracer (pid %v) or the kept services %q did not exit within %s of the bench's last podprof run", mine, b.keptServices(), timeout)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

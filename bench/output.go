@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 )
@@ -26,18 +27,31 @@ func (b *bench) rows() [][]string {
 		return "", ""
 	}
 	if s := r.Start; s != nil {
-		for _, x := range []struct {
-			name string
-			p    StartPair
-		}{{"start (cold tracer)", s.Cold}, {"start (warm tracer)", s.Warm}} {
+		pairs := []struct {
+			name, what string
+			p          StartPair
+		}{{"start (cold)", "no service, no tracer", s.Cold}, {"start (warm)", "service and tracer kept by the run before", s.Warm}}
+		if s.System != nil {
+			pairs = append(pairs, struct {
+				name, what string
+				p          StartPair
+			}{"start (system socket)", "--podprof-service=system, tracer kept", *s.System})
+		}
+		for _, x := range pairs {
 			g, met := goal(x.name)
 			rows = append(rows, []string{
-				fmt.Sprintf("%s, %d pairs: run --rm busybox true", x.name, x.p.Runs),
+				fmt.Sprintf("%s, %s, %d pairs: run --rm busybox true", x.name, x.what, x.p.Runs),
 				"podman " + fmtStat(x.p.Podman, secs),
 				"podprof " + fmtStat(x.p.Podprof, secs),
-				fmt.Sprintf("%s (paired %s), paired added %s", times(x.p.RatioOfMedians), fmtStat(x.p.Ratio, times), fmtStat(x.p.Added, secs)),
+				fmt.Sprintf("paired %s, ratio of medians %s, paired added %s", fmtStat(x.p.Ratio, times), times(x.p.RatioOfMedians), fmtStat(x.p.Added, secs)),
 				g, met,
 			})
+		}
+		for _, c := range s.Components {
+			if c.Name == hookComponent {
+				g, met := goal("hook exec to Watch")
+				rows = append(rows, []string{fmt.Sprintf("hook exec to Watch, tracer loaded, %d runs", c.Stats.N), "", "podprof hook " + fmtStat(c.Stats, secs), "", g, met})
+			}
 		}
 		if s.HookOnly.Runs > 0 {
 			rows = append(rows, []string{
@@ -79,6 +93,21 @@ func (b *bench) rows() [][]string {
 			fmt.Sprintf("%+.0f ns (%s); %+.0f ns over the floor", h.PodprofAddedNS, pct(100*h.PodprofAddedNS/h.None.Median), h.PodprofOverFloorNS),
 			"", "",
 		})
+		if h.LingeringTracer != nil {
+			var kept []string
+			for name, rss := range h.LingeringKept {
+				kept = append(kept, fmt.Sprintf("%s %s", name, humanBytes(rss)))
+			}
+			slices.Sort(kept)
+			rows = append(rows, []string{
+				fmt.Sprintf("host tax, podprof tracer lingering (no program attached), CPU time, %d x %d pairs", h.Lingering.N, h.Pairs),
+				"no BPF " + fmtStat(h.None, ns),
+				"lingering " + fmtStat(h.Lingering, ns),
+				fmt.Sprintf("%+.0f ns (%s); resident: tracer %s (+%s BPF maps), %s", h.LingeringAddedNS, pct(100*h.LingeringAddedNS/h.None.Median),
+					humanBytes(h.LingeringTracer.VmRSS), humanBytes(h.LingeringTracer.MapMemlock), strings.Join(kept, ", ")),
+				"", "",
+			})
+		}
 	}
 	if sc := r.Syscalls; sc != nil {
 		rows = append(rows, []string{

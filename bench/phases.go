@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,6 +23,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/podprof/podprof/internal/e2e"
+	"github.com/podprof/podprof/podmancmd"
 	"github.com/podprof/podprof/report"
 )
 
@@ -55,24 +58,31 @@ func (b *bench) benchStart(ctx context.Context) error {
 	r := &StartResult{Image: busyboxImage}
 	b.res.Start = r
 	var err error
-	b.logf("start: %d cold pairs (no tracer loaded), podman run vs podprof run, %s true", b.cfg.startRuns, busyboxImage)
-	if r.Cold, err = b.startPairs(ctx, nil); err != nil {
+	b.logf("start: %d cold pairs (no service, no tracer), podman run vs podprof run, %s true", b.cfg.startRuns, busyboxImage)
+	if r.Cold, err = b.startPairs(ctx, false); err != nil {
 		return err
 	}
 	b.logf("start: cold: podman %s, podprof %s, ratio %s", secs(r.Cold.Podman.Median), secs(r.Cold.Podprof.Median), times(r.Cold.RatioOfMedians))
 	if r.Components, err = b.startComponents(ctx); err != nil {
 		return err
 	}
-	b.logf("start: %d warm pairs (a tracer is loaded for another container)", b.cfg.startRuns)
+	b.logf("start: %d warm pairs (the service and the tracer kept by the run before)", b.cfg.startRuns)
+	if err := withIdle(startIdle, func() (err error) {
+		r.Warm, err = b.startPairs(ctx, true)
+		return err
+	}); err != nil {
+		return err
+	}
+	b.logf("start: warm: podman %s, podprof %s, ratio %s", secs(r.Warm.Podman.Median), secs(r.Warm.Podprof.Median), times(r.Warm.RatioOfMedians))
+	if r.System, err = b.systemPairs(ctx); err != nil {
+		return err
+	}
 	h, err := b.startHolderRetry(ctx)
 	if err != nil {
 		return err
 	}
-	r.Warm, err = b.startPairs(ctx, h)
-	if err == nil {
-		b.logf("start: %d pairs of podman run against podman run with podprof's hook and no private service, the tracer loaded", b.cfg.startRuns)
-		r.HookOnly, err = b.hookOnlyPairs(ctx)
-	}
+	b.logf("start: %d pairs of podman run against podman run with podprof's hook and no private service, the tracer loaded", b.cfg.startRuns)
+	r.HookOnly, err = b.hookOnlyPairs(ctx)
 	if err == nil {
 		var hook Component
 		if hook, err = b.hookTimes(ctx); err == nil {
@@ -82,21 +92,23 @@ func (b *bench) benchStart(ctx context.Context) error {
 	if serr := h.stop(); err == nil {
 		err = serr
 	}
-	if err != nil {
-		return err
-	}
-	b.logf("start: warm: podman %s, podprof %s, ratio %s", secs(r.Warm.Podman.Median), secs(r.Warm.Podprof.Median), times(r.Warm.RatioOfMedians))
-	return nil
+	return err
 }
 
+// startIdle is the idle time of the warm start rows' podprof runs: the
+// pairs follow each other within it.
+const startIdle = 15 * time.Second
+
 // startPairs times `podman run --rm IMAGE true` and the same through
-// podprof run, in turns, after one untimed pair. Without a holder, each
-// run starts with no tracer loaded: podprof run loads its own.
-func (b *bench) startPairs(ctx context.Context, h *holder) (StartPair, error) {
+// podprof run, in turns, after one untimed pair. Cold, each podprof run
+// starts with no service and no tracer; warm, each one uses those the
+// run before kept (withIdle): the same processes throughout.
+func (b *bench) startPairs(ctx context.Context, warm bool) (StartPair, error) {
 	var podman, podprof []float64
+	var kept []int // the tracer and service processes warm runs use
 	for round := -1; round < b.cfg.startRuns; round++ {
 		for _, traced := range sides(round + 1) {
-			if h == nil {
+			if !warm {
 				if err := b.waitQuiet(ctx); err != nil {
 					return StartPair{}, err
 				}
@@ -113,9 +125,13 @@ func (b *bench) startPairs(ctx context.Context, h *holder) (StartPair, error) {
 					return StartPair{}, err
 				}
 				os.Remove(profile)
-				if h != nil {
-					if mine, _ := b.tracers(); len(mine) != 1 || mine[0] != h.tracer {
-						return StartPair{}, fmt.Errorf("the warm run did not use the loaded tracer %d: the bench's tracers now %v", h.tracer, mine)
+				if warm {
+					mine, _ := b.tracers()
+					now := append(mine, b.keptPids()...)
+					if kept == nil {
+						kept = now
+					} else if !slices.Equal(now, kept) {
+						return StartPair{}, fmt.Errorf("a warm run did not use the tracer and service the run before kept (%v): now %v", kept, now)
 					}
 				}
 			}
@@ -130,6 +146,76 @@ func (b *bench) startPairs(ctx context.Context, h *holder) (StartPair, error) {
 		}
 	}
 	return newStartPair(podman, podprof), nil
+}
+
+// systemPairs are warm start pairs of podprof run through the system's
+// podman socket (--podprof-service=system), podprof's hook installed in
+// its hooks dir: a service the bench starts there, as podman.socket would,
+// with a containers.conf (CONTAINERS_CONF, for podprof run too) that names
+// the bench's hooks dir. nil, and a note, where a service answers there
+// already: the bench can't know its hooks dirs.
+func (b *bench) systemPairs(ctx context.Context) (*StartPair, error) {
+	const socket = "/run/podman/podman.sock"
+	if conn, err := net.Dial("unix", socket); err == nil {
+		conn.Close()
+		b.note("a podman service answers on %s: the system socket's start row is not measured", socket)
+		return nil, nil
+	}
+	hooksDir := filepath.Join(b.tmp, "system-hooks.d")
+	if err := b.writeHook(hooksDir, podmancmd.IdleEnv+"="+startIdle.String()); err != nil {
+		return nil, err
+	}
+	conf, err := e2e.ContainersConf(hooksDir)
+	if err != nil {
+		return nil, err
+	}
+	confPath := filepath.Join(b.tmp, "containers.conf")
+	if err := os.WriteFile(confPath, conf, 0o644); err != nil {
+		return nil, err
+	}
+	made := os.Mkdir(filepath.Dir(socket), 0o700) == nil
+	os.Remove(socket) // a dead service's
+	svc := exec.Command("podman", "system", "service", "--time=0", "unix://"+socket)
+	svc.Env = append(os.Environ(), "CONTAINERS_CONF="+confPath)
+	svc.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: true}
+	if err := svc.Start(); err != nil {
+		return nil, fmt.Errorf("starting podman system service on %s: %w", socket, err)
+	}
+	defer func() {
+		svc.Process.Signal(syscall.SIGTERM)
+		svc.Wait()
+		os.Remove(socket)
+		if made {
+			os.Remove(filepath.Dir(socket))
+		}
+	}()
+	for start := time.Now(); ; time.Sleep(5 * time.Millisecond) {
+		if conn, err := net.Dial("unix", socket); err == nil {
+			conn.Close()
+			break
+		}
+		if time.Since(start) > 30*time.Second {
+			return nil, fmt.Errorf("podman system service on %s did not answer within 30s", socket)
+		}
+	}
+	os.Setenv("CONTAINERS_CONF", confPath)
+	os.Setenv("PODPROF_SERVICE", "system")
+	defer os.Unsetenv("CONTAINERS_CONF")
+	defer os.Unsetenv("PODPROF_SERVICE")
+	b.logf("start: %d warm pairs through the system socket %s (--podprof-service=system)", b.cfg.startRuns, socket)
+	var p StartPair
+	err = withIdle(startIdle, func() (err error) {
+		p, err = b.startPairs(ctx, true)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if pids := b.keptPids(); len(pids) > 0 {
+		return nil, fmt.Errorf("podprof run --podprof-service=system started services of its own: %v", pids)
+	}
+	b.logf("start: system socket: podman %s, podprof %s, ratio %s", secs(p.Podman.Median), secs(p.Podprof.Median), times(p.RatioOfMedians))
+	return &p, nil
 }
 
 // newStartPair compares start times taken in interleaved pairs.
@@ -196,16 +282,7 @@ func (b *bench) startComponents(ctx context.Context) ([]Component, error) {
 // standalone hook would run. The difference is the hook's alone.
 func (b *bench) hookOnlyPairs(ctx context.Context) (StartPair, error) {
 	hooksDir := filepath.Join(b.tmp, "hooks.d")
-	if err := os.MkdirAll(hooksDir, 0o700); err != nil {
-		return StartPair{}, err
-	}
-	hook, _ := json.Marshal(map[string]any{
-		"version": "1.0.0",
-		"hook":    map[string]any{"path": b.podprof, "args": []string{"podprof", "hook"}},
-		"when":    map[string]any{"annotations": map[string]string{`^io\.podprof\.profile$`: ".+"}},
-		"stages":  []string{"prestart"},
-	})
-	if err := os.WriteFile(filepath.Join(hooksDir, "podprof.json"), hook, 0o600); err != nil {
+	if err := b.writeHook(hooksDir); err != nil {
 		return StartPair{}, err
 	}
 	var podman, hooked []float64
@@ -240,6 +317,25 @@ func (b *bench) hookOnlyPairs(ctx context.Context) (StartPair, error) {
 	}
 	return newStartPair(podman, hooked), nil
 }
+
+// writeHook writes make install's hook for the bench's podprof, with env,
+// to a new hooks dir.
+func (b *bench) writeHook(dir string, env ...string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	hook, _ := json.Marshal(map[string]any{
+		"version": "1.0.0",
+		"hook":    map[string]any{"path": b.podprof, "args": []string{"podprof", "hook"}, "env": env},
+		"when":    map[string]any{"annotations": map[string]string{`^io\.podprof\.profile$`: ".+"}},
+		"stages":  []string{"prestart"},
+	})
+	return os.WriteFile(filepath.Join(dir, "podprof.json"), hook, 0o644)
+}
+
+// hookComponent names the hook's time, exec to Watch, among the start's
+// parts.
+const hookComponent = "prestart hook, warm"
 
 // hookTimes times the OCI prestart hook, which runc waits for before it
 // starts the container's program: `podprof hook` with the state of an
@@ -277,7 +373,7 @@ func (b *bench) hookTimes(ctx context.Context) (Component, error) {
 		}
 		times = append(times, d.Seconds())
 	}
-	return Component{"prestart hook, warm", "`podprof hook` given a container's OCI state, a tracer loaded: exec + init of the podprof binary, connect, Watch; runc waits for it before the container's program starts", newStats(times)}, nil
+	return Component{hookComponent, "`podprof hook` given a container's OCI state, a tracer loaded: exec + init of the podprof binary, connect, Watch; runc waits for it before the container's program starts", newStats(times)}, nil
 }
 
 // spawnTracer starts the tracer process the way podprof run does and times
@@ -561,9 +657,9 @@ func (b *bench) hostLoop(ctx context.Context) (pairsOut, error) {
 func (b *bench) benchHostTax(ctx context.Context) error {
 	r := &HostTaxResult{Path: openPath, Pairs: b.cfg.pairs}
 	b.res.HostTax = r
-	b.logf("host tax: %d rounds of %d open+close pairs of the host's %s: no BPF, empty tp_btf/sys_exit, podprof tracer (watching a sleeping container)", b.cfg.hostReps, b.cfg.pairs, openPath)
-	var none, floor, podprof, noneWall, floorWall, podprofWall []float64
-	configs := []string{"none", "floor", "podprof"}
+	b.logf("host tax: %d rounds of %d open+close pairs of the host's %s: no BPF, empty tp_btf/sys_exit, podprof tracer (watching a sleeping container), podprof tracer lingering after a run (watching nothing)", b.cfg.hostReps, b.cfg.pairs, openPath)
+	var none, floor, podprof, lingering, noneWall, floorWall, podprofWall []float64
+	configs := []string{"none", "floor", "podprof", "lingering"}
 	for round := 0; round < b.cfg.hostReps; round++ {
 		for k := range configs {
 			config := configs[(k+round)%len(configs)]
@@ -594,6 +690,15 @@ func (b *bench) benchHostTax(ctx context.Context) error {
 					err = serr
 				}
 				podprof, podprofWall = append(podprof, o.CPUNSPerPair), append(podprofWall, o.NSPerPair)
+			case "lingering":
+				err = withIdle(lingerIdle, func() error {
+					if err := b.lingeringTracer(ctx, r); err != nil {
+						return err
+					}
+					o, err = b.hostLoop(ctx)
+					return err
+				})
+				lingering = append(lingering, o.CPUNSPerPair)
 			}
 			if err != nil {
 				return err
@@ -601,12 +706,58 @@ func (b *bench) benchHostTax(ctx context.Context) error {
 			b.logf("host tax: round %d %-7s %.0f ns/pair CPU, %.0f ns/pair wall", round+1, config, o.CPUNSPerPair, o.NSPerPair)
 		}
 	}
-	r.None, r.Floor, r.Podprof = newStats(none), newStats(floor), newStats(podprof)
+	r.None, r.Floor, r.Podprof, r.Lingering = newStats(none), newStats(floor), newStats(podprof), newStats(lingering)
+	r.LingeringAddedNS = r.Lingering.Median - r.None.Median
 	r.NoneWall, r.FloorWall, r.PodprofWall = newStats(noneWall), newStats(floorWall), newStats(podprofWall)
 	r.FloorAddedNS = r.Floor.Median - r.None.Median
 	r.PodprofAddedNS = r.Podprof.Median - r.None.Median
 	r.PodprofOverFloorNS = r.Podprof.Median - r.Floor.Median
 	return b.hostTaxBPFStats(ctx, r)
+}
+
+// lingerIdle is the idle time of the runs before the lingering tracer's
+// host loops: long enough for a loop, not to keep the next round waiting.
+const lingerIdle = 10 * time.Second
+
+// lingeringTracer runs a container through podprof and leaves its tracer,
+// service and keeper lingering (withIdle); it checks that the tracer has
+// no BPF link while it watches nothing, and notes what they hold.
+func (b *bench) lingeringTracer(ctx context.Context, r *HostTaxResult) error {
+	prog, args := b.containerCmd(true, b.name(), b.profilePath("linger"), nil, busyboxImage, "true")
+	if _, _, err := runTimed(ctx, prog, args...); err != nil {
+		return err
+	}
+	mine, _ := b.tracers()
+	if len(mine) != 1 {
+		return fmt.Errorf("after a podprof run, want its tracer lingering: the bench's tracers are %v", mine)
+	}
+	fds, err := fdinfos(mine[0])
+	if err != nil {
+		return err
+	}
+	links := 0
+	for _, kv := range fds {
+		if kv["link_id"] != "" {
+			links++
+		}
+	}
+	if links != 0 {
+		return fmt.Errorf("the lingering tracer %d watches nothing but holds %d BPF links", mine[0], links)
+	}
+	m, err := processMemory(mine[0])
+	if err != nil {
+		return err
+	}
+	r.LingeringTracer = &m
+	r.LingeringKept = map[string]int64{}
+	for _, pid := range b.keptPids() {
+		if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil {
+			if km, err := processMemory(pid); err == nil {
+				r.LingeringKept[filepath.Base(strings.Split(string(cmdline), "\x00")[0])] = km.VmRSS
+			}
+		}
+	}
+	return nil
 }
 
 // hostTaxBPFStats runs the host loop once more under each program with the

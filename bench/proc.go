@@ -15,6 +15,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/podprof/podprof/podmancmd"
 )
 
 // runTimed runs a command to its end and returns its wall time and stdout.
@@ -30,6 +32,17 @@ func runTimed(ctx context.Context, name string, args ...string) (time.Duration, 
 		return elapsed, stdout.Bytes(), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, lastLines(stderr.String(), 5))
 	}
 	return elapsed, stdout.Bytes(), nil
+}
+
+// podmanStore is where podman keeps its images, as imagestore.Store
+// reads them: the graph root and driver podman info gives.
+func podmanStore() (graphRoot, driver string, err error) {
+	out, err := output("podman", "info", "--format", "{{.Store.GraphRoot}}\n{{.Store.GraphDriverName}}")
+	if err != nil {
+		return "", "", err
+	}
+	graphRoot, driver, _ = strings.Cut(out, "\n")
+	return graphRoot, driver, nil
 }
 
 func lastLines(s string, n int) string {
@@ -158,7 +171,7 @@ func (b *bench) waitQuiet(ctx context.Context) error {
 		mine, _ := b.tracers()
 		held := b.tracerLockHeld()
 		var foreign []string
-		if len(mine) == 0 && !held {
+		if len(mine) == 0 && !held && len(b.keptServices()) == 0 {
 			if foreign = b.foreignTracing(); len(foreign) == 0 {
 				return nil
 			}
@@ -178,6 +191,38 @@ func (b *bench) waitQuiet(ctx context.Context) error {
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
+}
+
+// keptServices are the directories of the bench's podprof's kept
+// services: there while a service or its keeper runs.
+func (b *bench) keptServices() []string {
+	dirs, _ := filepath.Glob(b.services + "*")
+	return dirs
+}
+
+// keptPids are the bench's kept services' processes: keepers and podman
+// services, whose arguments name their directories.
+func (b *bench) keptPids() []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline")); err == nil && strings.Contains(string(cmdline), b.services) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// withIdle runs f with podprof runs keeping their service and tracer for
+// idle after them; waitQuiet then waits for them to go.
+func withIdle(idle time.Duration, f func() error) error {
+	os.Setenv(podmancmd.IdleEnv, idle.String())
+	defer os.Setenv(podmancmd.IdleEnv, "0")
+	return f()
 }
 
 // foreignPatience is how long the bench waits in all for other tracers.

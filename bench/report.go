@@ -30,11 +30,7 @@ const (
 // ---- 5. report -----------------------------------------------------------
 
 func (b *bench) benchReport(ctx context.Context) error {
-	graphRoot, err := output("podman", "info", "--format", "{{.Store.GraphRoot}}")
-	if err != nil {
-		return err
-	}
-	driver, err := output("podman", "info", "--format", "{{.Store.GraphDriverName}}")
+	graphRoot, driver, err := podmanStore()
 	if err != nil {
 		return err
 	}

@@ -35,10 +35,10 @@ const (
 func (b *bench) benchSlim(ctx context.Context) error {
 	defer exec.Command("podman", "rmi", "-f", slimTag).Run()
 	cases := []struct {
-		image    string
-		args     []string // podman run's, after the image
-		from     string
-		goal     float64
+		image string
+		args  []string // podman run's, after the image
+		from  string
+		goal  float64
 	}{
 		{demoImage, []string{"/bin/sh", "-c", "date; cat /etc/os-release"}, "podprof run of: sh -c 'date; cat /etc/os-release'", 2},
 		{workloadsImage, []string{"python3", "-c", "import base64, csv, email.message, hashlib; print(hashlib.sha256(b'x').hexdigest())"}, "podprof run of: python3 -c 'import base64, csv, email.message, hashlib; ...'", 0},
@@ -65,11 +65,7 @@ func (b *bench) benchSlim(ctx context.Context) error {
 	if err := b.ensureBigImage(ctx); err != nil {
 		return err
 	}
-	graphRoot, err := output("podman", "info", "--format", "{{.Store.GraphRoot}}")
-	if err != nil {
-		return err
-	}
-	driver, err := output("podman", "info", "--format", "{{.Store.GraphDriverName}}")
+	graphRoot, driver, err := podmanStore()
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/podprof/podprof/internal/e2e"
 	"github.com/podprof/podprof/podmancmd"
 	"github.com/podprof/podprof/tracerd"
 )
@@ -194,25 +195,13 @@ func TestServiceSystem(t *testing.T) {
 	}
 }
 
-// containersConf is a containers.conf (for CONTAINERS_CONF, which replaces
-// the system's) with this machine's settings and hooksDir as the hooks
-// dir.
+// containersConf writes e2e.ContainersConf for hooksDir and returns its
+// path.
 func containersConf(t *testing.T, hooksDir string) string {
 	t.Helper()
-	var conf []byte
-	dropins, _ := filepath.Glob("/etc/containers/containers.conf.d/*.conf")
-	for _, dropin := range dropins {
-		data, err := os.ReadFile(dropin)
-		if err != nil {
-			t.Fatal(err)
-		}
-		conf = append(conf, data...)
-	}
-	hooks := fmt.Sprintf("hooks_dir = [%q]\n", hooksDir)
-	if i := strings.Index(string(conf), "[engine]\n"); i >= 0 {
-		conf = slices.Insert(conf, i+len("[engine]\n"), []byte(hooks)...)
-	} else {
-		conf = append(conf, "\n[engine]\n"+hooks...)
+	conf, err := e2e.ContainersConf(hooksDir)
+	if err != nil {
+		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "containers.conf")
 	if err := os.WriteFile(path, conf, 0o644); err != nil {
