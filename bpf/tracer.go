@@ -200,8 +200,12 @@ type Container struct {
 	inum   uint32
 	nsID   uint64 // 0 where the kernel has no NS_GET_MNTNS_ID
 	pidfd  int
-	ns     *os.File // the mount namespace, held open while traced
-	dedup  *ebpf.Map
+	// wake ends waitExit's poll when the watch ends before the process
+	// exits (Stop, Close): closing pidfd would not wake a thread blocked
+	// in poll on it. waitExit closes it; -1 then.
+	wake  int
+	ns    *os.File // the mount namespace, held open while traced
+	dedup *ebpf.Map
 
 	recordSyscalls    bool
 	recordingSyscalls bool // the kernel has the container's set
@@ -220,12 +224,18 @@ func (t *Tracer) Watch(pid int, opts ...WatchOption) (*Container, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening process %d: %w", pid, err)
 	}
-	c := &Container{tracer: t, pid: pid, pidfd: pidfd, files: make(map[string]*File), done: make(chan struct{})}
+	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		unix.Close(pidfd)
+		return nil, fmt.Errorf("creating the watch's eventfd: %w", err)
+	}
+	c := &Container{tracer: t, pid: pid, pidfd: pidfd, wake: wake, files: make(map[string]*File), done: make(chan struct{})}
 	for _, opt := range opts {
 		opt(c)
 	}
 	if err := c.register(); err != nil {
 		unix.Close(pidfd)
+		unix.Close(wake)
 		if c.ns != nil {
 			c.ns.Close()
 		}
@@ -319,15 +329,21 @@ func (c *Container) exited() bool {
 	return err == nil && n > 0
 }
 
+// waitExit finishes the container when its init exits, or returns when
+// the watch ends first.
 func (c *Container) waitExit() {
-	fds := []unix.PollFd{{Fd: int32(c.pidfd), Events: unix.POLLIN}}
+	fds := []unix.PollFd{{Fd: int32(c.pidfd), Events: unix.POLLIN}, {Fd: int32(c.wake), Events: unix.POLLIN}}
 	for {
 		_, err := unix.Poll(fds, -1)
 		if err == nil || !errors.Is(err, unix.EINTR) {
 			break
 		}
 	}
-	c.finish()
+	c.finish() // nothing left to do if the watch ended first
+	c.tracer.mu.Lock()
+	defer c.tracer.mu.Unlock()
+	unix.Close(c.wake)
+	c.wake = -1
 }
 
 // finish runs once the container's init has exited: every event it emitted
@@ -398,8 +414,11 @@ func (c *Container) forgetLocked() {
 		c.dedup = nil
 	}
 	if c.pidfd >= 0 {
-		unix.Close(c.pidfd)
+		unix.Close(c.pidfd) // waitExit's poll holds its own reference
 		c.pidfd = -1
+	}
+	if c.wake >= 0 {
+		unix.Write(c.wake, []byte{1, 0, 0, 0, 0, 0, 0, 0}) // an 8-byte add to the counter: not 0 in either byte order
 	}
 	if c.ns != nil {
 		c.ns.Close()

@@ -3,6 +3,7 @@ package bpf
 import (
 	"context"
 	"debug/elf"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -388,4 +389,37 @@ func TestTracerNamespaceReuse(t *testing.T) {
 		}
 	}
 	t.Logf("namespace number reused: %v", reused)
+}
+
+// A watch stopped before its process exits leaves nothing behind: no
+// goroutine blocked on the process, no descriptor.
+func TestStopLeavesNoWaiter(t *testing.T) {
+	tr := newTestTracer(t)
+	fds := func() int {
+		entries, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(entries)
+	}
+	goroutines, descriptors := runtime.NumGoroutine(), fds()
+	c, cmd := startFakeContainer(t, tr, t.TempDir(), "exec sleep 60")
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	c.Stop(errors.New("stopped by the test"))
+	if _, err := c.Wait(context.Background()); err == nil || err.Error() != "stopped by the test" {
+		t.Fatalf("Wait after Stop: %v, want the Stop's error", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > goroutines && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > goroutines {
+		t.Errorf("%d goroutines after the watch was stopped, %d before: its waiter is still blocked", n, goroutines)
+	}
+	// The fake container's pipes are the test's, not the watch's.
+	cmd.Process.Kill()
+	cmd.Wait()
+	if n := fds(); n > descriptors {
+		t.Errorf("%d descriptors open after the watch was stopped, %d before", n, descriptors)
+	}
 }
