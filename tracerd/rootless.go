@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/podprof/podprof/podmancmd"
+	"github.com/podprof/podprof/report"
 )
 
 // Privileged says whether this process can load the tracer itself: root
@@ -180,26 +181,27 @@ func collect(logger *syslog.Writer) error {
 	if err := json.NewDecoder(os.Stdin).Decode(&state); err != nil {
 		return fmt.Errorf("the collector's container state: %w", err)
 	}
+	container := report.Printable(state.ID) // for the log: the runtime's word, not checked yet
 	conn, err := net.FileConn(os.NewFile(3, "tracer"))
 	if err != nil {
-		return fmt.Errorf("container %s: the collector's tracer connection: %w", state.ID, err)
+		return fmt.Errorf("container %s: the collector's tracer connection: %w", container, err)
 	}
 	// Closed once the profile is written: the service then answers the
 	// Await of podprof run.
 	defer conn.Close()
 	var msg recordsMessage
 	if err := json.NewDecoder(conn).Decode(&msg); err != nil {
-		return fmt.Errorf("container %s: reading its records from the podprof tracer service: %w", state.ID, err)
+		return fmt.Errorf("container %s: reading its records from the podprof tracer service: %w", container, err)
 	}
 	if msg.Error != "" || msg.Records == nil {
-		return fmt.Errorf("container %s: the podprof tracer service sent no records: %s", state.ID, msg.Error)
+		return fmt.Errorf("container %s: the podprof tracer service sent no records: %s", container, report.Printable(msg.Error))
 	}
 	syscalls, err := checkSeccomp(state.Annotations)
 	if err == nil {
 		err = writeProfiles(&state, msg.Records, syscalls, logger)
 	}
 	if err != nil {
-		return fmt.Errorf("container %s: %w", state.ID, err)
+		return fmt.Errorf("container %s: %w", container, err)
 	}
 	return nil
 }
