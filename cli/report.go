@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	podmanreport "go.podman.io/common/pkg/report"
 
 	"github.com/podprof/podprof/imagestore"
 	"github.com/podprof/podprof/report"
@@ -27,6 +29,8 @@ type reportOptions struct {
 	failBytes   string
 	failPercent string
 	packages    bool
+	top         int
+	null        bool
 }
 
 func reportCommand() *cobra.Command {
@@ -36,7 +40,11 @@ func reportCommand() *cobra.Command {
 		Short: "the summary of saved profiles (merged) against their image, per layer, as a tree, or as a CI gate",
 		Long: "The summary of one or more profiles (merged by union) against their image, read from\n" +
 			"podman's local store: the bytes and files used and unused, per layer; or the image's\n" +
-			"tree with the share used per directory; or per installed package (--packages).\n\n" +
+			"tree with the share used per directory; or per installed package (--packages); or\n" +
+			"every unused path, for scripts (--format paths).\n\n" +
+			"--format json is described in docs/summary.md; a Go template, such as\n" +
+			"--format '{{.UnusedBytes}}', sees the same fields by their Go names (.ImageName,\n" +
+			".UsedPercent, .LargestUnusedFiles, .Layers...), as podman's --format does.\n\n" +
 			ProfileArgs + "\n\n" +
 			"Exit status: 0; 1 when a --fail-unused-* limit is passed (after the report); 125 on error.\n" +
 			"See docs/report.md.",
@@ -46,14 +54,16 @@ func reportCommand() *cobra.Command {
 	}
 	flags := cmd.Flags()
 	flags.StringVar(&o.image, "image", "", "compare with `IMAGE` (default: the image the profiles ran)")
-	flags.StringVar(&o.format, "format", "text", "text (summary and layers), json, or tree")
+	flags.StringVar(&o.format, "format", "text", "text (summary and layers), json, tree, paths (every unused path), or a Go `TEMPLATE` over the summary")
+	flags.IntVar(&o.top, "top", report.DefaultTop, "list the `N` largest unused directories and files (text, json, templates)")
+	flags.BoolVarP(&o.null, "null", "z", false, "paths: end each path with NUL, not a newline, and write it exactly (for xargs -0)")
 	flags.IntVar(&o.depth, "depth", report.DefaultTreeDepth, "tree: list `N` levels below / (0: / alone)")
 	flags.StringVar(&o.sort, "sort", "size", "tree: sort each directory by `ORDER`, size or name")
 	flags.BoolVar(&o.unusedOnly, "unused-only", false, "tree: list only entries that hold unused files")
 	flags.StringVar(&o.failBytes, "fail-unused-bytes", "", "exit 1 if more than `SIZE` bytes are unused (50MB, 1.5GiB, 1000)")
 	flags.StringVar(&o.failPercent, "fail-unused-percent", "", "exit 1 if more than `P` percent of the bytes are unused (0 to 100)")
 	flags.BoolVar(&o.packages, "packages", false, "per installed package (dpkg, apk, rpm): its files and bytes, and how many were used")
-	completeValues(cmd, "format", "text", "json", "tree")
+	completeValues(cmd, "format", "text", "json", "tree", "paths", "{{.UnusedBytes}}")
 	completeValues(cmd, "sort", "size", "name")
 	completeImages(cmd, "image")
 	return cmd
@@ -78,18 +88,22 @@ func (o *reportOptions) run(flags *pflag.FlagSet, args []string, stdout, stderr 
 	if err != nil {
 		return err
 	}
-	summary := report.NewSummary(u, strings.Join(paths, " "), 5)
+	summary := report.NewSummary(u, strings.Join(paths, " "), o.top)
 	switch {
 	case o.packages && o.format == "json":
 		err = packages.WriteJSON(stdout)
 	case o.packages:
 		err = packages.WriteText(stdout)
-	case o.format == "json":
+	case o.format == "json" || podmanreport.IsJSON(o.format):
 		err = summary.WriteJSON(stdout)
 	case o.format == "tree":
 		err = u.WriteTree(stdout, report.TreeOptions{Depth: o.depth, ListOptions: listOpts})
-	default:
+	case o.format == "paths":
+		err = report.WritePaths(stdout, u.UnusedPaths(), o.null)
+	case o.format == "text":
 		err = summary.WriteText(stdout)
+	default:
+		err = summary.WriteTemplate(stdout, o.format)
 	}
 	if err != nil {
 		return err
@@ -105,20 +119,33 @@ func (o *reportOptions) run(flags *pflag.FlagSet, args []string, stdout, stderr 
 // list options.
 func (o *reportOptions) check(flags *pflag.FlagSet) (report.Gate, report.ListOptions, error) {
 	gate := report.NoGate
-	switch o.format {
-	case "text", "json", "tree":
-	default:
-		return gate, report.ListOptions{}, fmt.Errorf("invalid --format %q: use text, json or tree", o.format)
+	template := !slices.Contains([]string{"text", "json", "tree", "paths"}, o.format)
+	if template && !strings.Contains(o.format, "{{") {
+		return gate, report.ListOptions{}, fmt.Errorf("invalid --format %q: use text, json, tree, paths or a Go template such as '{{.UnusedBytes}}'", o.format)
 	}
-	if o.format != "tree" {
-		for _, name := range []string{"depth", "sort", "unused-only"} {
-			if flags.Changed(name) {
-				return gate, report.ListOptions{}, fmt.Errorf("--%s is for --format tree", name)
+	if template {
+		if err := report.CheckSummaryTemplate(o.format); err != nil {
+			return gate, report.ListOptions{}, err
+		}
+	}
+	for _, only := range []struct {
+		flags   []string
+		allowed bool
+		formats string
+	}{
+		{[]string{"depth", "sort", "unused-only"}, o.format == "tree", "--format tree"},
+		{[]string{"null"}, o.format == "paths", "--format paths"},
+		{[]string{"top"}, !o.packages && (o.format == "text" || o.format == "json" || template), "the summary: --format text, json or a template"},
+		{[]string{"packages"}, o.format == "text" || o.format == "json", "--format text or json"},
+	} {
+		for _, name := range only.flags {
+			if flags.Changed(name) && !only.allowed {
+				return gate, report.ListOptions{}, fmt.Errorf("--%s is for %s", name, only.formats)
 			}
 		}
 	}
-	if o.packages && o.format == "tree" {
-		return gate, report.ListOptions{}, errors.New("--packages is for --format text or json")
+	if o.top < 0 {
+		return gate, report.ListOptions{}, fmt.Errorf("invalid --top %d: give 0 or more entries to list", o.top)
 	}
 	if o.depth < 0 {
 		return gate, report.ListOptions{}, fmt.Errorf("invalid --depth %d: give 0 or more levels", o.depth)

@@ -43,7 +43,13 @@ func TestReportFlagErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--format", "xml", "p.json"}, `Error: invalid --format "xml": use text, json or tree`},
+		{[]string{"--format", "xml", "p.json"}, `Error: invalid --format "xml": use text, json, tree, paths or a Go template such as '{{.UnusedBytes}}'`},
+		{[]string{"--format", "{{.Unused", "p.json"}, `Error: invalid --format template "{{.Unused": template: report:1: unclosed action`},
+		{[]string{"-z", "p.json"}, "Error: --null is for --format paths"},
+		{[]string{"--format", "tree", "--top", "3", "p.json"}, "Error: --top is for the summary: --format text, json or a template"},
+		{[]string{"--packages", "--top", "3", "p.json"}, "Error: --top is for the summary: --format text, json or a template"},
+		{[]string{"--format", "paths", "--packages", "p.json"}, "Error: --packages is for --format text or json"},
+		{[]string{"--top", "-1", "p.json"}, "Error: invalid --top -1: give 0 or more entries to list"},
 		{[]string{"--depth", "2", "p.json"}, "Error: --depth is for --format tree"},
 		{[]string{"--format", "json", "--unused-only", "p.json"}, "Error: --unused-only is for --format tree"},
 		{[]string{"--format", "tree", "--depth", "-1", "p.json"}, "Error: invalid --depth -1: give 0 or more levels"},

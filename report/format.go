@@ -54,9 +54,9 @@ func WritePaths(w io.Writer, paths []string, nul bool) error {
 // as the text report shows it; the JSON and the paths format have the
 // exact bytes.
 func (s *Summary) WriteTemplate(w io.Writer, format string) error {
-	rpt, err := podmanreport.New(w, "report").Parse(podmanreport.OriginUnknown, format)
+	rpt, err := parseSummaryTemplate(w, format)
 	if err != nil {
-		return fmt.Errorf("invalid --format template %q: %w", format, err)
+		return err
 	}
 	if err := rpt.Execute(s.printable()); err != nil {
 		return fmt.Errorf("formatting the summary with %q: %w", format, err)
@@ -65,6 +65,23 @@ func (s *Summary) WriteTemplate(w io.Writer, format string) error {
 		return fmt.Errorf("writing summary: %w", err)
 	}
 	return nil
+}
+
+// CheckSummaryTemplate says what is wrong with a template for
+// WriteTemplate, before any work is done for it.
+func CheckSummaryTemplate(format string) error {
+	_, err := parseSummaryTemplate(io.Discard, format)
+	return err
+}
+
+// parseSummaryTemplate parses a template over one summary, as podman
+// parses `podman info --format`: no implicit range over a list.
+func parseSummaryTemplate(w io.Writer, format string) (*podmanreport.Formatter, error) {
+	rpt, err := podmanreport.New(w, "report").Parse(podmanreport.OriginUnknown, format)
+	if err != nil {
+		return nil, fmt.Errorf("invalid --format template %q: %w", format, err)
+	}
+	return rpt, nil
 }
 
 // printable is a copy of s with every name Printable, for output that

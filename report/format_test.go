@@ -73,6 +73,12 @@ func TestSummaryTemplate(t *testing.T) {
 	if s.LargestUnusedFiles[0].Path != "/usr/share/doc/\x1b]0;pwned\x07" {
 		t.Errorf("WriteTemplate changed the summary's paths")
 	}
+	if err := CheckSummaryTemplate("{{.Unused"); err == nil || !strings.HasPrefix(err.Error(), `invalid --format template "{{.Unused": `) {
+		t.Errorf("CheckSummaryTemplate of a broken template: %v", err)
+	}
+	if err := CheckSummaryTemplate("{{.UnusedBytes}}"); err != nil {
+		t.Errorf("CheckSummaryTemplate: %v", err)
+	}
 	for _, bad := range []string{"{{.Unused", "{{.NoSuchField}}"} {
 		if err := s.WriteTemplate(&bytes.Buffer{}, bad); err == nil || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: error %v, want one line", bad, err)
