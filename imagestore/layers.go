@@ -123,27 +123,35 @@ func readJSON(path string, v any) error {
 }
 
 // layerCommands returns, bottom layer first, the commands that made the
-// layers, from the image config's history. History entries that made no
-// layer are marked empty_layer; when the rest do not match the layers one
-// for one, nothing can be said and every command is "". The commands only
-// label the report, so a config that cannot be read is not an error.
+// layers of image imageID, from its config's history
+// (LayerCommandsOfConfig). The commands only label the report, so a
+// config that cannot be read is not an error.
 func layerCommands(imagesDir, imageID string, layerCount int) []string {
-	commands := make([]string, layerCount)
 	data, err := os.ReadFile(configPath(imagesDir, imageID))
 	if err != nil {
-		return commands
+		return make([]string, layerCount)
 	}
-	var config struct {
+	return LayerCommandsOfConfig(data, layerCount)
+}
+
+// LayerCommandsOfConfig returns, bottom layer first, the commands that
+// made an image's layers (in the store or an archive), from its config's
+// history. History entries that made no layer are marked empty_layer; when
+// the rest do not match the layers one for one, nothing can be said and
+// every command is "".
+func LayerCommandsOfConfig(config []byte, layerCount int) []string {
+	commands := make([]string, layerCount)
+	var parsed struct {
 		History []struct {
 			CreatedBy  string `json:"created_by"`
 			EmptyLayer bool   `json:"empty_layer"`
 		} `json:"history"`
 	}
-	if json.Unmarshal(data, &config) != nil {
+	if json.Unmarshal(config, &parsed) != nil {
 		return commands
 	}
 	var layerMaking []string
-	for _, h := range config.History {
+	for _, h := range parsed.History {
 		if !h.EmptyLayer {
 			layerMaking = append(layerMaking, h.CreatedBy)
 		}

@@ -70,6 +70,10 @@ func (s Store) lookup(images []storageImage, sys *imagetypes.SystemContext) look
 // image is libimage's LookupImage, step by step; the comments name its
 // steps, whose order decides which image a name means.
 func (l lookup) image(name string) (string, error) {
+	// Images outside the store, and in another store, are not looked up.
+	if t := transportOf(name); t != "" {
+		return "", fmt.Errorf("unsupported transport %q for looking up local images", t)
+	}
 	// Docker compatibility: NAME:TAG@DIGEST is NAME@DIGEST.
 	normalized, err := stripTagOfDigested(name)
 	if err != nil {

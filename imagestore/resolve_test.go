@@ -220,6 +220,8 @@ func TestResolveImageAsPodman(t *testing.T) {
 		idLike,
 		"podprof-nosuch-image", "podprof-nosuch-image:1", "localhost/podprof-nosuch-image",
 		"Bad/Name", "a:b:c",
+		// Transports: not of the store, or not linked.
+		"docker://busybox", "dir:latest", "docker:latest", "oci:latest", "docker-archive:/tmp/x.tar", "atomic:x",
 	} {
 		cmd := exec.Command("podman", "image", "inspect", "--format", "{{.Id}}", name)
 		var stderr bytes.Buffer

@@ -1,0 +1,42 @@
+package imagestore
+
+import (
+	"slices"
+	"strings"
+)
+
+// imageTransports are the transports of c/image's alltransports, which
+// podman parses a name with before it looks it up in its store (but
+// atomic:, whose references podman 4.3.1 refuses, so that they are
+// looked up as names). They are named here, not linked: each brings its own clients and libraries, and
+// this package is in every podprof process, the OCI hook's included.
+var imageTransports = []string{
+	"containers-storage", "dir", "docker", "docker-archive", "docker-daemon",
+	"oci", "oci-archive", "ostree", "sif", "tarball",
+}
+
+// ArchiveTransports are the transports of images outside the store that
+// package imagestore/archive reads.
+var ArchiveTransports = []string{"docker-archive", "oci-archive", "oci"}
+
+// transportOf returns the c/image transport of name ("TRANSPORT:REFERENCE"),
+// or "" when name is an image of the store. Every transport takes any
+// reference but docker, whose references start with "//": "docker:latest"
+// is the image docker:latest, as with podman.
+func transportOf(name string) string {
+	prefix, rest, found := strings.Cut(name, ":")
+	if !found || !slices.Contains(imageTransports, prefix) {
+		return ""
+	}
+	if prefix == "docker" && !strings.HasPrefix(rest, "//") {
+		return ""
+	}
+	return prefix
+}
+
+// IsArchive reports whether name is an image outside the store, of one of
+// ArchiveTransports: docker-archive:PATH[:REF], oci-archive:PATH[:REF] or
+// oci:DIR[:REF].
+func IsArchive(name string) bool {
+	return slices.Contains(ArchiveTransports, transportOf(name))
+}
