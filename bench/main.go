@@ -1,6 +1,6 @@
 // Command bench measures what podprof costs (issue 7): container start,
 // each open in a traced container, the tax on untraced processes, what
-// recording system calls adds to each (issue 15), a burst of opens, the report, the tracer's memory, and (under qemu, on Debian's
+// recording system calls adds to each (issue 15), a burst of opens, the report, the packages report (issue 13), the tracer's memory, and (under qemu, on Debian's
 // kernels) what each tracer mode adds to an open. Every measurement takes
 // its baseline in the same run, interleaved where it can, and is given as
 // medians with their interquartile range.
@@ -72,7 +72,7 @@ func main() {
 	flag.StringVar(&cfg.goTool, "go", defaultGo(), "the go command, to build the workload program")
 	flag.StringVar(&cfg.results, "results", "", "write the results as JSON to `PATH`")
 	flag.StringVar(&cfg.markdown, "markdown", "", "update the generated part of `BENCHMARKS.md`")
-	flag.StringVar(&cfg.only, "only", "", "run only these phases (start,opens,hosttax,syscalls,burst,report,slim,kernels); the others' results are kept from -results")
+	flag.StringVar(&cfg.only, "only", "", "run only these phases (start,opens,hosttax,syscalls,burst,report,slim,packages,kernels); the others' results are kept from -results")
 	burstFiles := flag.Int("burst-files", 0, "files in a burst, instead of the mode's (development)")
 	flag.Parse()
 	if cfg.quick {
@@ -236,6 +236,7 @@ func (b *bench) run(ctx context.Context) error {
 		{"burst", b.benchBurst},
 		{"report", b.benchReport},
 		{"slim", b.benchSlim},
+		{"packages", b.benchPackages},
 		{"kernels", b.benchKernels},
 	}
 	for _, p := range phases {
@@ -306,6 +307,8 @@ func (b *bench) mergeInto(prev Results) Results {
 			prev.Reports = now.Reports
 		case "slim":
 			prev.Slims = now.Slims
+		case "packages":
+			prev.Packages = now.Packages
 		case "kernels":
 			prev.Kernels = now.Kernels
 		}

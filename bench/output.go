@@ -178,6 +178,13 @@ func (b *bench) rows() [][]string {
 			g, met,
 		})
 	}
+	for _, pk := range r.Packages {
+		g, met := goal("report --packages " + pk.Image)
+		rows = append(rows, []string{
+			fmt.Sprintf("report --packages %s (%d packages, %d files, %s)", pk.Image, pk.Packages, pk.Files, humanBytes(pk.Bytes)),
+			"", "report " + fmtStat(pk.Total, secs), "", g, met,
+		})
+	}
 	for _, rep := range r.Reports {
 		g, met := goal("report " + rep.Image)
 		rows = append(rows, []string{
@@ -234,6 +241,13 @@ func (b *bench) printTable(w io.Writer) {
 	for _, rep := range r.Reports {
 		fmt.Fprintf(w, "\nreport %s, per phase:", rep.Image)
 		for _, p := range rep.Phases {
+			fmt.Fprintf(w, " %s %.1f ms;", p.Name, 1000*p.Stats.Median)
+		}
+		fmt.Fprintln(w)
+	}
+	for _, pk := range r.Packages {
+		fmt.Fprintf(w, "\nreport --packages %s, per phase:", pk.Image)
+		for _, p := range pk.Phases {
 			fmt.Fprintf(w, " %s %.1f ms;", p.Name, 1000*p.Stats.Median)
 		}
 		fmt.Fprintln(w)
@@ -391,6 +405,15 @@ func (b *bench) markdown() string {
 		}
 		sb.WriteString(mdRow([]string{"**total**", fmtStat(rep.Total, msec)}))
 		sb.WriteString(mdRow([]string{"`podman image save` piped to a tar header reader", fmt.Sprintf("%s (%d layer entries, %s)", fmtStat(rep.Save, msec), rep.SaveEntries, humanBytes(rep.SaveBytes))}))
+	}
+	for _, pk := range r.Packages {
+		p("\n**Packages report, %s** (%d packages listing %d paths; %d files, %s; profile of %d files, %s), per phase over %d runs:\n\n",
+			pk.Image, pk.Packages, pk.PackagePaths, pk.Files, humanBytes(pk.Bytes), pk.ProfileFiles, pk.ProfileFrom, pk.Total.N)
+		p("| phase | ms |\n| --- | --- |\n")
+		for _, ph := range pk.Phases {
+			sb.WriteString(mdRow([]string{ph.Name, fmtStat(ph.Stats, msec)}))
+		}
+		sb.WriteString(mdRow([]string{"**total**", fmtStat(pk.Total, msec)}))
 	}
 	if len(r.Slims) > 0 {
 		p("\n**podprof slim** (`--verify=false`: build and load; verification runs the workload twice more), %d runs each:\n\n", r.Slims[0].Build.N)

@@ -25,6 +25,11 @@ const (
 	bigFiles       = 50000
 	bigBytes       = 1 << 30
 	bigFilesPerDir = 100
+	// The first layer has files 0 to bigHalf-1, under bigPrefixA; the
+	// second the rest, under bigPrefixB.
+	bigHalf    = bigFiles * 3 / 5
+	bigPrefixA = "big/a"
+	bigPrefixB = "big/b"
 )
 
 // ---- 5. report -----------------------------------------------------------
@@ -245,10 +250,17 @@ func (b *bench) syntheticProfile(graphRoot, driver, image string) (string, int, 
 
 // ensureBigImage builds the 1 GiB, 50,000-file image unless it is there.
 func (b *bench) ensureBigImage(ctx context.Context) error {
-	if label, err := output("podman", "image", "inspect", "--format", "{{index .Labels \""+bigRecipeLabel+"\"}}", bigImage); err == nil && label == bigRecipe {
+	return b.ensureBig(ctx, bigImage, busyboxImage, nil)
+}
+
+// ensureBig builds image unless it is there: base, the two layers of the
+// 1 GiB of files, then the layers extra writes (tar files in dir, whose
+// names it returns).
+func (b *bench) ensureBig(ctx context.Context, image, base string, extra func(dir string) ([]string, error)) error {
+	if label, err := output("podman", "image", "inspect", "--format", "{{index .Labels \""+bigRecipeLabel+"\"}}", image); err == nil && label == bigRecipe {
 		return nil
 	}
-	b.logf("report: building %s (%d files, %s; once, then kept)", bigImage, bigFiles, report.HumanBytes(bigBytes))
+	b.logf("building %s (%d files, %s on %s; once, then kept)", image, bigFiles, report.HumanBytes(bigBytes), base)
 	dir, err := os.MkdirTemp(b.tmp, "big-")
 	if err != nil {
 		return err
@@ -257,26 +269,46 @@ func (b *bench) ensureBigImage(ctx context.Context) error {
 	// Sizes cycle over 0..2x the mean, so that the layers sum to 1 GiB.
 	mean := int64(bigBytes / bigFiles)
 	size := func(i int) int64 { return 2 * mean * int64(i%100) / 99 }
-	half := bigFiles * 3 / 5
-	if err := writeBigTar(filepath.Join(dir, "a.tar"), "big/a", 0, half, size); err != nil {
+	if err := writeBigTar(filepath.Join(dir, "a.tar"), 0, bigHalf, size); err != nil {
 		return err
 	}
-	if err := writeBigTar(filepath.Join(dir, "b.tar"), "big/b", half, bigFiles, size); err != nil {
+	if err := writeBigTar(filepath.Join(dir, "b.tar"), bigHalf, bigFiles, size); err != nil {
 		return err
 	}
-	containerfile := fmt.Sprintf("FROM %s\nADD a.tar /\nADD b.tar /\nLABEL %s=%s\n", busyboxImage, bigRecipeLabel, bigRecipe)
+	containerfile := fmt.Sprintf("FROM %s\nADD a.tar /\nADD b.tar /\n", base)
+	if extra != nil {
+		tars, err := extra(dir)
+		if err != nil {
+			return err
+		}
+		for _, t := range tars {
+			containerfile += "ADD " + t + " /\n"
+		}
+	}
+	containerfile += fmt.Sprintf("LABEL %s=%s\n", bigRecipeLabel, bigRecipe)
 	if err := os.WriteFile(filepath.Join(dir, "Containerfile"), []byte(containerfile), 0o644); err != nil {
 		return err
 	}
 	t := time.Now()
-	if _, _, err := runTimed(ctx, "podman", "build", "--layers", "-f", filepath.Join(dir, "Containerfile"), "-t", bigImage, dir); err != nil {
+	if _, _, err := runTimed(ctx, "podman", "build", "--layers", "-f", filepath.Join(dir, "Containerfile"), "-t", image, dir); err != nil {
 		return err
 	}
-	b.logf("report: built %s in %.0f s", bigImage, time.Since(t).Seconds())
+	b.logf("built %s in %.0f s", image, time.Since(t).Seconds())
 	return nil
 }
 
-func writeBigTar(path, prefix string, from, to int, size func(int) int64) (err error) {
+// bigPath is the path in the big images of their i-th file, and of its
+// directory: bigFilesPerDir files a directory.
+func bigPath(i int) (dir, file string) {
+	prefix := bigPrefixA
+	if i >= bigHalf {
+		prefix = bigPrefixB
+	}
+	dir = fmt.Sprintf("%s/d%04d", prefix, i/bigFilesPerDir)
+	return dir, fmt.Sprintf("%s/file-%06d.dat", dir, i)
+}
+
+func writeBigTar(path string, from, to int, size func(int) int64) (err error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -291,13 +323,14 @@ func writeBigTar(path, prefix string, from, to int, size func(int) int64) (err e
 	zeros := make([]byte, 1<<20)
 	mtime := time.Unix(1700000000, 0)
 	for i := from; i < to; i++ {
+		dir, file := bigPath(i)
 		if i%bigFilesPerDir == 0 || i == from {
-			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: fmt.Sprintf("%s/d%04d/", prefix, i/bigFilesPerDir), Mode: 0o755, ModTime: mtime}); err != nil {
+			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir + "/", Mode: 0o755, ModTime: mtime}); err != nil {
 				return err
 			}
 		}
 		n := size(i)
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: fmt.Sprintf("%s/d%04d/file-%06d.dat", prefix, i/bigFilesPerDir, i), Mode: 0o644, Size: n, ModTime: mtime}); err != nil {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: file, Mode: 0o644, Size: n, ModTime: mtime}); err != nil {
 			return err
 		}
 		for n > 0 {

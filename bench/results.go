@@ -31,6 +31,7 @@ type Results struct {
 	BurstProfile map[string]float64 `json:"burst_perf_shares,omitempty"`
 	Reports      []*ReportResult    `json:"reports,omitempty"`
 	Slims        []*SlimResult      `json:"slims,omitempty"`
+	Packages     []*PackagesResult  `json:"packages_reports,omitempty"`
 	Kernels      *KernelsResult     `json:"kernels,omitempty"`
 	Goals        []Goal             `json:"goals"`
 	Notes        []string           `json:"notes,omitempty"`
@@ -330,6 +331,9 @@ func (b *bench) evaluateGoals() {
 		if sl.Goal > 0 {
 			add("slim "+sl.Image, fmt.Sprintf("≤%.0f s", sl.Goal), secs(sl.Build.Median), sl.Build.Median <= sl.Goal)
 		}
+	}
+	for _, pk := range r.Packages {
+		add("report --packages "+pk.Image, fmt.Sprintf("≤%.1f s", pk.Goal), secs(pk.Total.Median), pk.Total.Median <= pk.Goal)
 	}
 	if m := r.Memory; m != nil {
 		add(fmt.Sprintf("tracer memory with %d files", m.Files), "≤64 MiB", fmt.Sprintf("%s each page once; %s RSS+memlock (worst run)", mib(m.FullUnique.Max), mib(m.FullTotal.Max)), m.FullUnique.Max <= 64<<20)
