@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -17,7 +18,7 @@ import (
 // vexOptions are podprof vex's flags.
 type vexOptions struct {
 	image  string
-	vulns  []string
+	scan   string
 	author string
 	output string
 }
@@ -25,17 +26,21 @@ type vexOptions struct {
 func vexCommand() *cobra.Command {
 	var o vexOptions
 	cmd := &cobra.Command{
-		Use:   "vex [flags] --vuln ID=PACKAGE... PROFILE...",
-		Short: "OpenVEX statements: not_affected for packages no run used",
-		Long: "An OpenVEX document saying, per vulnerability and package, whether the profiled runs\n" +
-			"used the package: not_affected (component_not_present) when the image lacks the package,\n" +
-			"not_affected (vulnerable_code_not_in_execute_path) when no run opened any of its files,\n" +
-			"under_investigation when one did. See docs/packages.md.\n\n" + ProfileArgs,
+		Use:   "vex [flags] --scan REPORT.json PROFILE...",
+		Short: "OpenVEX statements: not_affected for the scanner's findings in packages no run used",
+		Long: "An OpenVEX document for a Trivy or Grype JSON report of the profiles' image\n" +
+			"(trivy image -f json, grype -o json): not_affected, vulnerable_code_not_in_execute_path,\n" +
+			"for each vulnerability found in packages of which the profiled runs opened no file.\n" +
+			"Findings in a package some run used, or one the image does not have, are left out:\n" +
+			"podprof claims nothing about them.\n\n" +
+			"This is evidence from the runs the profiles recorded, not proof: code they did not reach\n" +
+			"was not seen. More runs, covering more of the workload, make it stronger. See\n" +
+			"docs/packages.md.\n\n" + ProfileArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return vexMain(args, &o, cmd.OutOrStdout()) },
 	}
 	flags := cmd.Flags()
 	flags.StringVar(&o.image, "image", "", "compare with `IMAGE` (default: the image the profiles ran)")
-	flags.StringArrayVar(&o.vulns, "vuln", nil, "a vulnerability and the packages it affects, `ID=PACKAGE[,PACKAGE...]` (CVE-2024-1234=libssl3); repeatable")
+	flags.StringVar(&o.scan, "scan", "", "the scanner's JSON report of the image, `REPORT.json`: trivy image -f json IMAGE, or grype -o json IMAGE")
 	flags.StringVar(&o.author, "author", vex.DefaultAuthor, "who vouches for the statements (that the profiled runs cover the workload)")
 	flags.StringVarP(&o.output, "output", "o", "", "write the VEX document to `FILE` (default: standard output)")
 	completeImages(cmd, "image")
@@ -43,12 +48,22 @@ func vexCommand() *cobra.Command {
 }
 
 func vexMain(args []string, o *vexOptions, stdout io.Writer) error {
-	vulns, err := parseVulns(o.vulns)
-	if err != nil {
-		return err
+	if o.scan == "" {
+		return errors.New("no scanner report given: name it with --scan REPORT.json (trivy image -f json IMAGE, or grype -o json IMAGE)")
 	}
 	if strings.TrimSpace(o.author) == "" {
 		return errors.New("--author is empty: name who vouches for the statements")
+	}
+	data, err := os.ReadFile(o.scan)
+	if err != nil {
+		return fmt.Errorf("reading the scanner report: %w", err)
+	}
+	scan, err := sbom.ParseScan(data)
+	if errors.Is(err, sbom.ErrUnknownScan) {
+		return fmt.Errorf("--scan %s is %w: give the output of trivy image -f json IMAGE, or grype -o json IMAGE", report.Printable(o.scan), err)
+	}
+	if err != nil {
+		return fmt.Errorf("--scan %s: %w", report.Printable(o.scan), err)
 	}
 	paths, err := ProfilePaths(args)
 	if err != nil {
@@ -58,30 +73,17 @@ func vexMain(args []string, o *vexOptions, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
+	if err := scan.CheckImage(packages.Image); err != nil {
+		return err
+	}
+	doc, err := packages.ScanVEX(scan, o.author, time.Now())
+	if err != nil {
+		return err
+	}
 	return writeDocument(o.output, "VEX document", stdout, func(w io.Writer) error {
-		return packages.WriteVEX(w, vulns, o.author, now)
+		if err := doc.ToJSON(w); err != nil {
+			return fmt.Errorf("writing the VEX document: %w", err)
+		}
+		return nil
 	})
-}
-
-// parseVulns reads the --vuln flags: ID=PACKAGE[,PACKAGE...].
-func parseVulns(flags []string) ([]sbom.Vulnerability, error) {
-	if len(flags) == 0 {
-		return nil, errors.New("no vulnerability given: name each with --vuln ID=PACKAGE[,PACKAGE...] (from your scanner's report)")
-	}
-	vulns := make([]sbom.Vulnerability, 0, len(flags))
-	for _, f := range flags {
-		id, list, _ := strings.Cut(f, "=")
-		var names []string
-		for name := range strings.SplitSeq(list, ",") {
-			if name = strings.TrimSpace(name); name != "" {
-				names = append(names, name)
-			}
-		}
-		if id = strings.TrimSpace(id); id == "" || len(names) == 0 {
-			return nil, fmt.Errorf("invalid --vuln %s: give ID=PACKAGE[,PACKAGE...], such as CVE-2024-1234=libssl3", report.Printable(f))
-		}
-		vulns = append(vulns, sbom.Vulnerability{ID: id, Packages: names})
-	}
-	return vulns, nil
 }

@@ -20,6 +20,9 @@ const (
 // packagesReport is the part of `podprof report --packages --format json`
 // the tests read; see docs/packages.md.
 type packagesReport struct {
+	Image struct {
+		ID string `json:"id"`
+	} `json:"image"`
 	ImageBytes int64 `json:"image_bytes"`
 	ImageFiles int64 `json:"image_files"`
 	UsedBytes  int64 `json:"used_bytes"`
@@ -87,7 +90,7 @@ func checkPackages(t *testing.T, rep *packagesReport, managerList string, used [
 		if p.Used {
 			gotUsed = append(gotUsed, p.Name)
 		}
-		if purl, err := packageurl.FromString(p.PURL); err != nil || purl.Name != p.Name || purl.Version != p.Version {
+		if purl, err := packageurl.FromString(p.PURL); err != nil || purl.Name != p.Name || !sameVersion(purl, p.Version) {
 			t.Errorf("package %s %s: purl %q (%v)", p.Name, p.Version, p.PURL, err)
 		}
 	}
@@ -110,6 +113,17 @@ func checkPackages(t *testing.T, rep *packagesReport, managerList string, used [
 			t.Errorf("package %s not used; used: %q", name, gotUsed)
 		}
 	}
+}
+
+// sameVersion reports whether the purl has the package manager's version:
+// a dpkg epoch (1:4.13...) is the purl's epoch qualifier, as Trivy writes
+// it, not part of its version.
+func sameVersion(purl packageurl.PackageURL, version string) bool {
+	epoch, rest, ok := strings.Cut(version, ":")
+	if !ok {
+		return purl.Version == version && purl.Qualifiers.Map()["epoch"] == ""
+	}
+	return purl.Version == rest && purl.Qualifiers.Map()["epoch"] == epoch
 }
 
 // TestPackagesDebian: the demo image's packages are dpkg-query's, and a
@@ -237,44 +251,144 @@ func TestSbomAndVex(t *testing.T) {
 		}
 	})
 
-	t.Run("vex", func(t *testing.T) {
-		r := podprof(t, "vex", "--author", "test", "--vuln", "CVE-2000-0001=perl-base,libc6", "--vuln", "CVE-2000-0002=no-such-package", profile)
-		if r.code != 0 {
-			t.Fatalf("exit %d: %s", r.code, r.stderr)
+	t.Run("vex", func(t *testing.T) { checkVexScan(t, profile, rep) })
+}
+
+// trivyFinding is one vulnerability of a `trivy image -f json` report.
+type trivyFinding struct {
+	VulnerabilityID  string
+	PkgName          string
+	InstalledVersion string
+	PkgIdentifier    struct{ PURL string } `json:",omitzero"`
+}
+
+// trivyPURL is a Debian package's purl as Trivy builds it: distro from
+// /etc/debian_version, dpkg's epoch a qualifier (pkg/purl in
+// github.com/aquasecurity/trivy).
+func trivyPURL(name, version, arch, debianVersion string) string {
+	qualifiers := packageurl.Qualifiers{{Key: "arch", Value: arch}}
+	if epoch, rest, ok := strings.Cut(version, ":"); ok {
+		version = rest
+		qualifiers = append(qualifiers, packageurl.Qualifier{Key: "epoch", Value: epoch})
+	}
+	qualifiers = append(qualifiers, packageurl.Qualifier{Key: "distro", Value: "debian-" + debianVersion})
+	return packageurl.NewPackageURL("deb", "debian", name, version, qualifiers, "").ToString()
+}
+
+// checkVexScan writes a Trivy report of the demo image, its real id and
+// packages, and checks podprof vex --scan's statements CVE by CVE: claims
+// for the unused packages only, none for a used one, one the image lacks,
+// another version, or a language package; and a report of another image
+// refused.
+func checkVexScan(t *testing.T, profile string, rep *packagesReport) {
+	debianVersion := strings.TrimSpace(runCmd(t, "podman", "run", "--rm", demoImage, "cat", "/etc/debian_version").stdout)
+	byName := make(map[string]int)
+	epochPackage := "" // an unused package with a dpkg epoch
+	for i, p := range rep.Packages {
+		byName[p.Name] = i
+		if want := trivyPURL(p.Name, p.Version, p.Arch, debianVersion); p.PURL != want {
+			t.Errorf("package %s: purl %s, Trivy's %s", p.Name, p.PURL, want)
 		}
-		var doc struct {
-			Author     string `json:"author"`
-			Statements []struct {
-				Vulnerability struct{ Name string } `json:"vulnerability"`
-				Products      []struct {
-					Subcomponents []struct {
-						ID string `json:"@id"`
-					} `json:"subcomponents"`
-				} `json:"products"`
-				Status        string `json:"status"`
-				Justification string `json:"justification"`
-			} `json:"statements"`
+		if !p.Used && strings.Contains(p.Version, ":") && epochPackage == "" {
+			epochPackage = p.Name
 		}
-		if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+	}
+	if epochPackage == "" {
+		t.Fatal("no unused package with an epoch in the demo image")
+	}
+	finding := func(id, name, version string, withPURL bool) trivyFinding {
+		f := trivyFinding{VulnerabilityID: id, PkgName: name, InstalledVersion: version}
+		if withPURL {
+			p := rep.Packages[byName[name]]
+			f.PkgIdentifier.PURL = trivyPURL(name, version, p.Arch, debianVersion)
+		}
+		return f
+	}
+	perl, libc := rep.Packages[byName["perl-base"]], rep.Packages[byName["libc6"]]
+	if perl.Used || !libc.Used {
+		t.Fatalf("perl-base used %v, libc6 used %v: the workload changed", perl.Used, libc.Used)
+	}
+	type result struct {
+		Target          string
+		Class           string
+		Vulnerabilities []trivyFinding
+	}
+	writeScan := func(imageID string) string {
+		scan := map[string]any{
+			"SchemaVersion": 2,
+			"ArtifactName":  demoImage,
+			"ArtifactType":  "container_image",
+			"Metadata":      map[string]any{"ImageID": "sha256:" + imageID, "OS": map[string]string{"Family": "debian", "Name": debianVersion}},
+			"Results": []result{
+				{Target: demoImage + " (debian " + debianVersion + ")", Class: "os-pkgs", Vulnerabilities: []trivyFinding{
+					finding("CVE-2000-0001", "perl-base", perl.Version, true),
+					finding("CVE-2000-0001", "libc6", libc.Version, true),
+					finding("CVE-2000-0002", "libc6", libc.Version, true),
+					finding("CVE-2000-0003", epochPackage, rep.Packages[byName[epochPackage]].Version, true),
+					finding("CVE-2000-0004", "no-such-package", "1.0-1", false),
+					finding("CVE-2000-0005", "perl-base", perl.Version+"~older", false),
+				}},
+				{Target: "usr/lib/python3/dist-packages", Class: "lang-pkgs", Vulnerabilities: []trivyFinding{
+					finding("CVE-2000-0006", "perl-base", perl.Version, false),
+				}},
+			},
+		}
+		data, err := json.Marshal(scan)
+		if err != nil {
 			t.Fatal(err)
 		}
-		var got []string
-		for _, s := range doc.Statements {
-			sub := ""
-			if subs := s.Products[0].Subcomponents; len(subs) > 0 {
-				sub, _, _ = strings.Cut(strings.TrimPrefix(subs[0].ID, "pkg:deb/debian/"), "@")
-			}
-			got = append(got, s.Vulnerability.Name+" "+sub+" "+s.Status+" "+s.Justification)
+		path := filepath.Join(t.TempDir(), "trivy.json")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
 		}
-		want := []string{
-			"CVE-2000-0001 perl-base not_affected vulnerable_code_not_in_execute_path",
-			"CVE-2000-0001 libc6 under_investigation ",
-			"CVE-2000-0002  not_affected component_not_present",
+		return path
+	}
+
+	r := podprof(t, "vex", "--author", "test", "--scan", writeScan(rep.Image.ID), profile)
+	if r.code != 0 || r.stderr != "" {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var doc struct {
+		Author     string `json:"author"`
+		Statements []struct {
+			Vulnerability struct{ Name string } `json:"vulnerability"`
+			Products      []struct {
+				Subcomponents []struct {
+					ID string `json:"@id"`
+				} `json:"subcomponents"`
+			} `json:"products"`
+			Status          string `json:"status"`
+			Justification   string `json:"justification"`
+			ImpactStatement string `json:"impact_statement"`
+		} `json:"statements"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range doc.Statements {
+		line := s.Vulnerability.Name + " " + s.Status + " " + s.Justification
+		for _, sub := range s.Products[0].Subcomponents {
+			line += " " + sub.ID
 		}
-		if doc.Author != "test" || !slices.Equal(got, want) {
-			t.Errorf("author %q, statements\n%q\nwant\n%q", doc.Author, got, want)
+		got = append(got, line)
+		if !strings.Contains(s.ImpactStatement, profile) || !strings.Contains(s.ImpactStatement, "not proof") {
+			t.Errorf("%s: impact statement %q does not name the profile and say it is no proof", s.Vulnerability.Name, s.ImpactStatement)
 		}
-	})
+	}
+	want := []string{
+		"CVE-2000-0001 not_affected vulnerable_code_not_in_execute_path " + perl.PURL,
+		"CVE-2000-0003 not_affected vulnerable_code_not_in_execute_path " + rep.Packages[byName[epochPackage]].PURL,
+	}
+	if doc.Author != "test" || !slices.Equal(got, want) {
+		t.Errorf("author %q, statements\n%q\nwant\n%q", doc.Author, got, want)
+	}
+
+	other := podprof(t, "vex", "--scan", writeScan(strings.Repeat("0", 64)), profile)
+	if other.code != 125 || other.stdout != "" || strings.Count(other.stderr, "\n") != 1 ||
+		!strings.Contains(other.stderr, "is of image sha256:000000000000") || !strings.Contains(other.stderr, "sha256:"+rep.Image.ID[:12]) {
+		t.Errorf("a report of another image: exit %d, stdout %q, stderr %q; want 125 and one line naming both images", other.code, other.stdout, other.stderr)
+	}
 }
 
 // TestPackagesBadInput: one "Error:" line, exit 125, no file written.
@@ -283,14 +397,25 @@ func TestPackagesBadInput(t *testing.T) {
 	requireImage(t, busyboxImage)
 	profile := profileOf(t, busyboxImage, "true")
 	missingDir := filepath.Join(t.TempDir(), "missing", "sbom.json")
+	notAScan := filepath.Join(t.TempDir(), "bom.json") // a CycloneDX SBOM, not a scanner report
+	emptyScan := filepath.Join(t.TempDir(), "trivy.json") // a Trivy report without findings
+	for path, doc := range map[string]string{
+		notAScan:  `{"bomFormat":"CycloneDX","specVersion":"1.5","version":1}`,
+		emptyScan: `{"SchemaVersion":2,"ArtifactName":"x","Results":[]}`,
+	} {
+		if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for name, args := range map[string][]string{
 		"no database":      {"sbom", profile},
 		"report tree":      {"report", "--packages", "--format", "tree", profile},
 		"sbom format":      {"sbom", "--format", "swid", profile},
 		"sbom output dir":  {"sbom", "--output", missingDir, profile},
-		"vex without vuln": {"vex", profile},
-		"vex bad vuln":     {"vex", "--vuln", "CVE-2000-0001", profile},
-		"vex no profile":   {"vex", "--vuln", "CVE-2000-0001=x", "/nonexistent/profile.json"},
+		"vex without scan": {"vex", profile},
+		"vex no scan file": {"vex", "--scan", "/nonexistent/trivy.json", profile},
+		"vex not a scan":   {"vex", "--scan", notAScan, profile},
+		"vex no profile":   {"vex", "--scan", emptyScan, "/nonexistent/profile.json"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := podprof(t, args...)

@@ -30,11 +30,8 @@ type Scan struct {
 	// RepoDigests are the image's manifest digests in a repository,
 	// REPOSITORY@sha256:HEX.
 	RepoDigests []string
-	// Digests are the manifest digests the report names, hex: those of
-	// RepoDigests, and Grype's manifestDigest.
-	Digests  []string
-	Arch     string // the image config's architecture
-	Findings []Finding
+	Arch        string // the image config's architecture
+	Findings    []Finding
 }
 
 // A Finding is one vulnerability the scanner found in one OS package.
@@ -49,7 +46,7 @@ type Finding struct {
 
 // ErrUnknownScan is returned by ParseScan for a document that is neither
 // a Trivy nor a Grype JSON report.
-var ErrUnknownScan = errors.New("neither a Trivy JSON report (trivy image -f json) nor a Grype one (grype -o json)")
+var ErrUnknownScan = errors.New("neither a Trivy nor a Grype JSON report")
 
 // ParseScan reads a scanner's JSON report, telling Trivy's from Grype's by
 // their shape: Trivy's has SchemaVersion and Results, Grype's matches and
@@ -109,9 +106,8 @@ func parseTrivy(data []byte) (*Scan, error) {
 	}
 	s := &Scan{
 		Scanner: Trivy, Target: r.ArtifactName, ImageID: digestHex(r.Metadata.ImageID),
-		Arch: r.Metadata.ImageConfig.Architecture,
+		RepoDigests: r.Metadata.RepoDigests, Arch: r.Metadata.ImageConfig.Architecture,
 	}
-	s.addRepoDigests(r.Metadata.RepoDigests)
 	for _, result := range r.Results {
 		if result.Class != trivyOSClass {
 			continue
@@ -148,11 +144,10 @@ type grypeReport struct {
 // grypeImage is Grype's source.target for an image; for a directory it is
 // a string.
 type grypeImage struct {
-	UserInput      string   `json:"userInput"`
-	ImageID        string   `json:"imageID"`
-	ManifestDigest string   `json:"manifestDigest"`
-	RepoDigests    []string `json:"repoDigests"`
-	Architecture   string   `json:"architecture"`
+	UserInput    string   `json:"userInput"`
+	ImageID      string   `json:"imageID"`
+	RepoDigests  []string `json:"repoDigests"`
+	Architecture string   `json:"architecture"`
 }
 
 // grypeOSTypes are Grype's artifact types of OS packages.
@@ -170,11 +165,7 @@ func parseGrype(data []byte) (*Scan, error) {
 			return nil, fmt.Errorf("reading the Grype report's source: %w", err)
 		}
 	}
-	s.Target, s.ImageID, s.Arch = target.UserInput, digestHex(target.ImageID), target.Architecture
-	s.addRepoDigests(target.RepoDigests)
-	if d := digestHex(target.ManifestDigest); d != "" && !slices.Contains(s.Digests, d) {
-		s.Digests = append(s.Digests, d)
-	}
+	s.Target, s.ImageID, s.RepoDigests, s.Arch = target.UserInput, digestHex(target.ImageID), target.RepoDigests, target.Architecture
 	for _, m := range r.Matches {
 		if !slices.Contains(grypeOSTypes, m.Artifact.Type) {
 			continue
@@ -184,19 +175,6 @@ func parseGrype(data []byte) (*Scan, error) {
 		})
 	}
 	return s, nil
-}
-
-func (s *Scan) addRepoDigests(repoDigests []string) {
-	for _, rd := range repoDigests {
-		_, d, ok := strings.Cut(rd, "@")
-		if !ok {
-			continue
-		}
-		s.RepoDigests = append(s.RepoDigests, rd)
-		if d = digestHex(d); d != "" && !slices.Contains(s.Digests, d) {
-			s.Digests = append(s.Digests, d)
-		}
-	}
 }
 
 // digestHex returns the hex of a sha256:HEX digest, "" for anything else.
@@ -209,38 +187,21 @@ func digestHex(d string) string {
 }
 
 // CheckImage returns an error unless the report is of image: the same
-// config digest (image id), or, for a report without one, one of the
-// manifest digests podman knows the image by (digests, hex). A report that
-// names neither cannot be told apart from one of another image, and is
+// config digest (podman's image id; Trivy's Metadata.ImageID, Grype's
+// source.target.imageID). A report without one (of a directory, a root
+// file system) cannot be told apart from one of another image, and is
 // refused too.
-func (s *Scan) CheckImage(image report.ImageRef, digests []string) error {
+func (s *Scan) CheckImage(image report.ImageRef) error {
 	profiled := described("sha256:"+shortID(image.ID), image.Name)
-	var scanned string
-	switch {
-	case s.ImageID != "":
-		if s.ImageID == image.ID {
-			return nil
-		}
-		scanned = described("sha256:"+shortID(s.ImageID), s.Target)
-	case len(s.Digests) > 0:
-		for _, d := range s.Digests {
-			if slices.Contains(digests, d) {
-				return nil
-			}
-		}
-		ids := make([]string, len(s.RepoDigests))
-		for i, rd := range s.RepoDigests {
-			ids[i] = report.Printable(rd)
-		}
-		if len(ids) == 0 {
-			ids = []string{"sha256:" + shortID(s.Digests[0])}
-		}
-		scanned = described(strings.Join(ids, ", "), s.Target)
-	default:
-		return fmt.Errorf("the %s report of %s names no image id or digest: scan the image the profiles ran, %s, as an image",
+	switch s.ImageID {
+	case image.ID:
+		return nil
+	case "":
+		return fmt.Errorf("the %s report of %s names no image id: scan the image the profiles ran, %s, as an image",
 			s.Scanner, report.Printable(s.Target), profiled)
 	}
-	return fmt.Errorf("the %s report is of image %s, the profiles of %s: scan the image the profiles ran", s.Scanner, scanned, profiled)
+	return fmt.Errorf("the %s report is of image %s, the profiles of %s: scan the image the profiles ran",
+		s.Scanner, described("sha256:"+shortID(s.ImageID), s.Target), profiled)
 }
 
 // described is an image's id followed by its name, if it has one.
