@@ -33,10 +33,11 @@ const manifestBigDataPrefix = "manifest"
 // aliases, localhost/, then the unqualified-search registries, then
 // docker.io) and with :latest when it has no tag or digest; a unique id
 // prefix; a short name matched at the end of an image's repository; a
-// digest of one of an image's manifests. A manifest list resolves to its
-// instance for this machine. A name that is unknown, or an id prefix of
-// several images, gives podman's "NAME: image not known"
-// (storage.ErrImageUnknown).
+// digest of one of an image's manifests; containers-storage:REF, as that
+// transport reads it. A manifest list resolves to its instance for this
+// machine. A name that is unknown, or an id prefix of several images,
+// gives podman's "NAME: image not known" (storage.ErrImageUnknown); a name
+// of another transport, "unsupported transport".
 func (s Store) ResolveImage(name string) (string, error) {
 	images, err := s.images()
 	if err != nil {
@@ -52,17 +53,19 @@ func (s Store) images() ([]storageImage, error) {
 	return images, err
 }
 
-// lookup is one LookupImage over a list of images: sys says where
-// registries.conf and the short-name aliases are (the system's when empty),
-// and manifest reads an image's manifest, for manifest lists.
+// lookup is one LookupImage over a list of images, those of the store
+// where: sys says where registries.conf and the short-name aliases are
+// (the system's when empty), and manifest reads an image's manifest, for
+// manifest lists.
 type lookup struct {
+	where    Store
 	images   []storageImage
 	sys      *imagetypes.SystemContext
 	manifest func(imageID string) ([]byte, error)
 }
 
 func (s Store) lookup(images []storageImage, sys *imagetypes.SystemContext) lookup {
-	return lookup{images: images, sys: sys, manifest: func(id string) ([]byte, error) {
+	return lookup{where: s, images: images, sys: sys, manifest: func(id string) ([]byte, error) {
 		return os.ReadFile(bigDataPath(s.imagesDir(), id, manifestBigDataPrefix))
 	}}
 }
@@ -70,8 +73,13 @@ func (s Store) lookup(images []storageImage, sys *imagetypes.SystemContext) look
 // image is libimage's LookupImage, step by step; the comments name its
 // steps, whose order decides which image a name means.
 func (l lookup) image(name string) (string, error) {
-	// Images outside the store, and in another store, are not looked up.
-	if t := transportOf(name); t != "" {
+	// A transport's name: containers-storage's is looked up as that
+	// transport does, unless it does not parse; others are not local.
+	if t := transportOf(name); t == "containers-storage" {
+		if id, ok, err := l.storageReference(strings.TrimPrefix(name, t+":")); ok {
+			return id, err
+		}
+	} else if t != "" {
 		return "", fmt.Errorf("unsupported transport %q for looking up local images", t)
 	}
 	// Docker compatibility: NAME:TAG@DIGEST is NAME@DIGEST.

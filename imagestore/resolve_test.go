@@ -47,7 +47,8 @@ func testLookup(t *testing.T, images []storageImage, manifests map[string]string
 		SystemRegistriesConfDirPath: filepath.Join(dir, "registries.conf.d"), // none
 		UserShortNameAliasConfPath:  filepath.Join(dir, "shortnames.conf"),   // none
 	}
-	return lookup{images: images, sys: sys, manifest: func(id string) ([]byte, error) {
+	store := Store{GraphRoot: "/var/lib/containers/storage", Driver: "overlay"}
+	return lookup{where: store, images: images, sys: sys, manifest: func(id string) ([]byte, error) {
 		if m, ok := manifests[id]; ok {
 			return []byte(m), nil
 		}
@@ -112,6 +113,26 @@ func TestLookupImage(t *testing.T) {
 		{name: "abc", err: "abc: image not known"}, // no image
 		{name: "nosuch", err: "nosuch: image not known"},
 		{name: "Bad/Name", err: "repository name must be lowercase"},
+		// The storage transport: names normalized as docker does, ids of 3
+		// or more, the store's own specifier.
+		{name: "containers-storage:localhost/app", want: app},
+		{name: "containers-storage:docker.io/library/lib", want: lib},
+		{name: "containers-storage:lib", want: lib},
+		{name: "containers-storage:app", err: "image not known"},
+		{name: "containers-storage:@" + app, want: app},
+		{name: "containers-storage:a10", want: app},
+		{name: "containers-storage:a1", err: "image not known"}, // docker.io/library/a1:latest
+		{name: "containers-storage:localhost/app@a10", want: app},
+		{name: "containers-storage:quay.io/app@a10", want: appQuay},             // the name first
+		{name: "containers-storage:quay.io/nosuch@a10", err: "image not known"}, // not of that repository
+		{name: "containers-storage:registry.example.com/team/ns/deep@" + testDigest("3").String(), want: deep},
+		{name: "containers-storage:quay.io/other@" + testDigest("3").String(), err: "image not known"},
+		{name: "containers-storage:[overlay@/var/lib/containers/storage+/run/containers/storage:opt=1]localhost/app", want: app},
+		{name: "containers-storage:[/var/lib/containers/storage]localhost/app", want: app},
+		{name: "containers-storage:[vfs@/var/lib/containers/storage]localhost/app", err: "containers-storage:[vfs@/var/lib/containers/storage] is not the store podprof reads (overlay@/var/lib/containers/storage): name that store with podman's global flags --root and --storage-driver"},
+		{name: "containers-storage:", err: "invalid reference format"},
+		{name: "docker://busybox", err: `unsupported transport "docker" for looking up local images`},
+		{name: "oci:/tmp/x", err: `unsupported transport "oci" for looking up local images`},
 		{name: "", err: "repository name must have at least one component"},
 	} {
 		got, err := l.image(c.name)
@@ -222,6 +243,9 @@ func TestResolveImageAsPodman(t *testing.T) {
 		"Bad/Name", "a:b:c",
 		// Transports: not of the store, or not linked.
 		"docker://busybox", "dir:latest", "docker:latest", "oci:latest", "docker-archive:/tmp/x.tar", "atomic:x",
+		"containers-storage:localhost/podprof-test/busybox", "containers-storage:podprof-test/busybox",
+		"containers-storage:@" + busybox, "containers-storage:" + busybox[:5], "containers-storage:localhost/podprof-test/busybox@" + busybox[:5],
+		"containers-storage:localhost/" + tag + "@" + busybox[:5], "containers-storage:[" + store.GraphRoot + "]localhost/podprof-test/busybox",
 	} {
 		cmd := exec.Command("podman", "image", "inspect", "--format", "{{.Id}}", name)
 		var stderr bytes.Buffer
