@@ -5,7 +5,6 @@
 package sbom
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -147,10 +146,4 @@ func imageName(image report.ImageRef) string {
 		return image.Name
 	}
 	return "sha256:" + image.ID
-}
-
-// usageNote says in words how much of a package the profiled runs used.
-func usageNote(p *Package) string {
-	return fmt.Sprintf("%d of %d files (%s of %s) opened by the profiled runs",
-		p.Used.Files, p.Total.Files, report.HumanBytes(p.Used.Bytes), report.HumanBytes(p.Total.Bytes))
 }
