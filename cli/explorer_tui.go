@@ -74,8 +74,20 @@ func (m *exploreTUI) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
-// key carries out one key press.
+// key carries out a key press. Bubbletea gives letters that came in one
+// read as one message ("/bi" when typed fast, or sent by tmux): each is a
+// key of its own. Pasted text is only ever filter text.
 func (m *exploreTUI) key(msg tea.KeyMsg) tea.Cmd {
+	if msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !msg.Paste {
+		var cmds []tea.Cmd
+		for _, r := range msg.Runes {
+			cmds = append(cmds, m.key(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: msg.Alt}))
+		}
+		return tea.Batch(cmds...)
+	}
+	if msg.Paste && !m.e.Filtering() {
+		return nil
+	}
 	name := msg.String()
 	if m.e.Filtering() && !typingKeys[name] {
 		switch name {

@@ -125,7 +125,7 @@ func TestExploreTUIKeys(t *testing.T) {
 			t.Errorf("%s: %#v, want a QuitMsg", quit, msg)
 		}
 	}
-	send(m, keyPress("x"), keyPress("alt+j"))
+	send(m, keyPress("x"), tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("j"), Alt: true})
 	if selectedName(e) != "lib" || e.Dir().Path() != "/" {
 		t.Errorf("unbound keys moved to %s in %s", selectedName(e), e.Dir().Path())
 	}
@@ -167,6 +167,26 @@ func TestExploreTUIFilter(t *testing.T) {
 	send(m, keyPress("esc"))
 	if e.Filtering() || e.Filter() != "" || len(e.Entries()) != 3 {
 		t.Errorf("after esc: filtering %v, filter %q, %d entries", e.Filtering(), e.Filter(), len(e.Entries()))
+	}
+}
+
+// Letters that come in one read are keys each; pasted text is filter
+// text only.
+func TestExploreTUIKeysInOneRead(t *testing.T) {
+	e := testExplorer(t)
+	m := newExploreTUI(e, testRenderer("TERM=xterm-256color"))
+	send(m, tea.WindowSizeMsg{Width: 80, Height: 12})
+	paste := tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("jjq"), Paste: true}
+	if msg := send(m, paste); msg != nil || selectedName(e) != "opt" {
+		t.Errorf("a paste outside the filter: %#v, %s selected", msg, selectedName(e))
+	}
+	send(m, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("j/li")})
+	if selectedName(e) != "lib" || !e.Filtering() || e.Filter() != "li" {
+		t.Errorf("after j/li in one read: %s selected, filtering %v, filter %q", selectedName(e), e.Filtering(), e.Filter())
+	}
+	send(m, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("b"), Paste: true})
+	if e.Filter() != "lib" {
+		t.Errorf("after a paste in the filter: %q", e.Filter())
 	}
 }
 

@@ -2,27 +2,17 @@ package run
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/podprof/podprof/cli"
 	"github.com/podprof/podprof/report"
 )
-
-// In the end-to-end tests, tmux runs this test binary as `podprof explore`:
-// with PODPROF_TEST_EXPLORE=1 it is podprof explore with the binary's
-// arguments, before any test machinery starts.
-func init() {
-	if os.Getenv("PODPROF_TEST_EXPLORE") == "1" {
-		os.Exit(cli.Main(append([]string{"explore"}, os.Args[1:]...), os.Stdout, os.Stderr))
-	}
-}
 
 // tmuxPane runs one command in a tmux server of its own, in a detached
 // session of a fixed size, so that tests see the screen a user would.
@@ -96,48 +86,21 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// exploreCommand is the shell command that runs the explorer on profile in
-// tmux, then says how it exited and stays, so that the test can see the
-// terminal after it.
-func exploreCommand(t *testing.T, env string, args ...string) string {
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	quoted := []string{"env", "PODPROF_TEST_EXPLORE=1"}
-	if env != "" {
-		quoted = append(quoted, env)
-	}
-	for _, a := range append([]string{self}, args...) {
-		quoted = append(quoted, shellQuote(a))
-	}
-	return strings.Join(quoted, " ") + `; echo "explore exited $?"; sleep 600`
-}
-
 // TestExploreInTmux drives the explorer in a real terminal on a real
 // profile of the demo image: what a user sees after each key.
 func TestExploreInTmux(t *testing.T) {
-	requireRoot(t, "tmux")
+	requireRoot(t, "tmux", "bash")
 	profile := demoProfile(t)
-	pane := startTmux(t, 120, 40, exploreCommand(t, "", profile))
-	dirIs := func(dir string) func([]string) bool {
-		return func(s []string) bool { return len(s) > 1 && strings.HasPrefix(s[1], dir+"  ") }
-	}
-	selectedIs := func(name string) func([]string) bool {
-		return func(s []string) bool { got, _ := selected(s); return got == name }
-	}
-	both := func(a, b func([]string) bool) func([]string) bool {
-		return func(s []string) bool { return a(s) && b(s) }
-	}
+	pane := exploreInShell(t, 120, 40, "", profile)
 
-	screen := pane.waitFor("the explorer at /", both(dirIs("/"), selectedIs("usr/")))
+	screen := pane.waitFor("the explorer at /", all(dirIs("/"), selectedIs("usr/")))
 	if !regexp.MustCompile(`^podprof explore: localhost/podprof-demo/debian:bookworm \([0-9a-f]{12}\)  117 MB, 2\.\d% used$`).MatchString(screen[0]) {
 		t.Errorf("title %q", screen[0])
 	}
 	if !regexp.MustCompile(`^/  117 MB, 2\.\d% used, \d\d of 5892 files used$`).MatchString(screen[1]) {
 		t.Errorf("directory line %q", screen[1])
 	}
-	if len(screen) != 40 || screen[39] != "q quit  ↑↓/jk move  →/enter open  ←/bksp back  s sort:size  u unused only:off" {
+	if len(screen) != 40 || screen[39] != "? help  / filter  s sort:size  u unused only:off  q quit" {
 		t.Errorf("%d lines, help line %q", len(screen), screen[len(screen)-1])
 	}
 	if _, line := selected(screen); !regexp.MustCompile(`^>   112 MB   2\.\d% █░░░░░░░░░    \d\d/5273 \* usr/$`).MatchString(line) {
@@ -147,11 +110,11 @@ func TestExploreInTmux(t *testing.T) {
 
 	// Enter opens /usr, biggest first; j and the arrows move, Enter opens.
 	pane.keys("Enter")
-	pane.waitFor("/usr with share/ selected", both(dirIs("/usr"), selectedIs("share/")))
+	pane.waitFor("/usr with share/ selected", all(dirIs("/usr"), selectedIs("share/")))
 	pane.keys("j")
 	pane.waitFor("lib/ selected", selectedIs("lib/"))
 	pane.keys("Right")
-	pane.waitFor("/usr/lib", both(dirIs("/usr/lib"), selectedIs("x86_64-linux-gnu/")))
+	pane.waitFor("/usr/lib", all(dirIs("/usr/lib"), selectedIs("x86_64-linux-gnu/")))
 	pane.keys("Enter")
 	screen = pane.waitFor("/usr/lib/x86_64-linux-gnu", dirIs("/usr/lib/x86_64-linux-gnu"))
 	if !strings.Contains(strings.Join(screen, "\n"), " * libc.so.6\n") {
@@ -164,7 +127,7 @@ func TestExploreInTmux(t *testing.T) {
 
 	// u hides what was used; s sorts by name.
 	pane.keys("u")
-	screen = pane.waitFor("unused only", func(s []string) bool { return strings.HasSuffix(s[39], "u unused only:on") })
+	screen = pane.waitFor("unused only", func(s []string) bool { return strings.Contains(s[39], "u unused only:on") })
 	if text := strings.Join(screen, "\n"); strings.Contains(text, "libc.so.6") || strings.Contains(text, " * ") {
 		t.Errorf("unused only still shows used entries:\n%s", text)
 	}
@@ -183,78 +146,318 @@ func TestExploreInTmux(t *testing.T) {
 
 	// Left goes back, to the directory left; G goes to the end.
 	pane.keys("Left")
-	pane.waitFor("/usr/lib with x86_64-linux-gnu/ selected", both(dirIs("/usr/lib"), selectedIs("x86_64-linux-gnu/")))
+	pane.waitFor("/usr/lib with x86_64-linux-gnu/ selected", all(dirIs("/usr/lib"), selectedIs("x86_64-linux-gnu/")))
 	pane.keys("BSpace")
-	pane.waitFor("/usr with lib/ selected", both(dirIs("/usr"), selectedIs("lib/")))
+	pane.waitFor("/usr with lib/ selected", all(dirIs("/usr"), selectedIs("lib/")))
 	pane.keys("G")
 	pane.waitFor("the last entry, by name", selectedIs("share/"))
 
-	// Colours: red for unused entries, the selection in reverse video.
-	colored := pane.tmux("capture-pane", "-p", "-e", "-t", "explore")
-	if !strings.Contains(colored, "38;5;196") || !reverseVideo.MatchString(colored) {
-		t.Errorf("no red entry or no reverse video in:\n%q", colored)
-	}
-
-	// A resize redraws for the new size.
-	pane.tmux("resize-window", "-t", "explore", "-x", "70", "-y", "15")
-	screen = pane.waitFor("a 70×15 screen", func(s []string) bool { return len(s) == 15 && strings.HasPrefix(s[14], "q quit") })
-	for _, l := range screen {
-		if report.DisplayWidth(l) > 70 {
-			t.Errorf("line wider than 70 after the resize: %q", l)
-		}
-	}
-	if name, _ := selected(screen); name != "share/" {
-		t.Errorf("after the resize %q is selected, want share/:\n%s", name, strings.Join(screen, "\n"))
-	}
-	t.Logf("after resizing to 70×15:\n%s", strings.Join(screen, "\n"))
-
-	// q quits, leaves the alternate screen and exits 0.
-	pane.keys("q")
-	screen = pane.waitFor("the explorer's exit", func(s []string) bool { return slices.Contains(s, "explore exited 0") })
-	if strings.Contains(strings.Join(screen, "\n"), "podprof explore") {
-		t.Errorf("the explorer's screen is still there after q:\n%s", strings.Join(screen, "\n"))
-	}
+	quitExplorer(pane, "q")
 }
 
 // reverseVideo is an SGR sequence that turns reverse video on, as tmux
 // renders it: "\x1b[7m" or with other attributes, "\x1b[0;7m".
 var reverseVideo = regexp.MustCompile(`\x1b\[(?:\d+;)*7m`)
 
-// NO_COLOR turns colours off, not the selection's reverse video.
-func TestExploreNoColor(t *testing.T) {
-	requireRoot(t, "tmux")
-	profile := demoProfile(t)
-	pane := startTmux(t, 100, 30, exploreCommand(t, "NO_COLOR=1", profile))
-	pane.waitFor("the explorer", func(s []string) bool { name, _ := selected(s); return name == "usr/" })
-	colored := pane.tmux("capture-pane", "-p", "-e", "-t", "explore")
-	if strings.Contains(colored, "38;5;") || !reverseVideo.MatchString(colored) {
-		t.Errorf("colours with NO_COLOR, or no reverse video:\n%q", colored)
-	}
-	pane.keys("C-c")
-	pane.waitFor("the explorer's exit", func(s []string) bool { return slices.Contains(s, "explore exited 0") })
-}
-
 // With stdout not a terminal, explore prints the tree once, as report
 // --format tree does.
 func TestExploreNotATerminal(t *testing.T) {
 	profile := demoProfile(t)
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(self, profile)
-	cmd.Env = append(os.Environ(), "PODPROF_TEST_EXPLORE=1")
-	got, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("explore into a pipe: %v", err)
+	got := podprof(t, "explore", profile)
+	if got.code != 0 {
+		t.Fatalf("explore into a pipe: exit %d, stderr:\n%s", got.code, got.stderr)
 	}
 	want := podprof(t, "report", "--format", "tree", profile)
-	if want.code != 0 || string(got) != want.stdout {
-		t.Errorf("explore into a pipe prints:\n%s\nreport --format tree prints:\n%s", got, want.stdout)
+	if want.code != 0 || got.stdout != want.stdout {
+		t.Errorf("explore into a pipe prints:\n%s\nreport --format tree prints:\n%s", got.stdout, want.stdout)
 	}
-	cmd = exec.Command(self, "--depth", "1", profile)
-	cmd.Env = append(os.Environ(), "PODPROF_TEST_EXPLORE=1")
-	if got, err := cmd.Output(); err != nil || strings.Count(string(got), "\n") > 30 {
-		t.Errorf("explore --depth 1 into a pipe: %v\n%s", err, got)
+	if got := podprof(t, "explore", "--depth", "1", profile); got.code != 0 || strings.Count(got.stdout, "\n") > 30 {
+		t.Errorf("explore --depth 1 into a pipe: exit %d\n%s", got.code, got.stdout)
 	}
+}
+
+// shellPrompt is the prompt of the shell exploreInShell starts.
+const shellPrompt = "podprof-test$"
+
+// exploreInShell starts an interactive bash in tmux, with job control as
+// a user's, runs the real podprof explore on profile in it, and returns
+// the pane once the explorer shows /. env is set for podprof.
+func exploreInShell(t *testing.T, width, height int, env, profile string) *tmuxPane {
+	t.Helper()
+	// Without COLORTERM, whatever the test's environment, the pane's
+	// terminal (tmux-256color) has 256 colours.
+	pane := startTmux(t, width, height, "env -u COLORTERM PS1='"+shellPrompt+" ' bash --norc --noprofile")
+	pane.waitFor("the shell's prompt", func(s []string) bool { return slices.Contains(s, shellPrompt) })
+	pane.typeLine("env " + env + " " + shellQuote(podprofBin) + " explore " + shellQuote(profile))
+	pane.waitFor("the explorer at /", func(s []string) bool { return len(s) > 1 && strings.HasPrefix(s[1], "/  ") })
+	return pane
+}
+
+// typeLine types text and Enter.
+func (p *tmuxPane) typeLine(text string) {
+	p.t.Helper()
+	p.tmux("send-keys", "-t", "explore", "-l", text)
+	p.keys("Enter")
+}
+
+// quitExplorer quits the explorer started by exploreInShell with key, and
+// checks that it leaves its screen and exits 0. (The shell prints the
+// status afterwards: on ctrl-z, bash goes on with a command line's next
+// command.)
+func quitExplorer(p *tmuxPane, key string) {
+	p.t.Helper()
+	p.keys(key)
+	screen := p.waitFor("the shell's prompt", func(s []string) bool { return len(s) > 0 && slices.Contains(s, shellPrompt) })
+	if strings.Contains(strings.Join(screen, "\n"), "podprof explore:") {
+		p.t.Errorf("the explorer's screen is still there after %s:\n%s", key, strings.Join(screen, "\n"))
+	}
+	p.typeLine(`echo "explore exited $?"`)
+	p.waitFor("the explorer's exit", func(s []string) bool { return slices.Contains(s, "explore exited 0") })
+}
+
+func dirIs(dir string) func([]string) bool {
+	return func(s []string) bool { return len(s) > 1 && strings.HasPrefix(s[1], dir+"  ") }
+}
+
+func selectedIs(name string) func([]string) bool {
+	return func(s []string) bool { got, _ := selected(s); return got == name }
+}
+
+func all(conds ...func([]string) bool) func([]string) bool {
+	return func(s []string) bool {
+		for _, c := range conds {
+			if !c(s) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+func lastLineIs(text string) func([]string) bool {
+	return func(s []string) bool { return len(s) > 0 && s[len(s)-1] == text }
+}
+
+// entryLine is an entry on the explorer's screen: SIZE, USED%, the bar,
+// USED/FILES, * if used, and the name.
+var entryLine = regexp.MustCompile(`^[> ] +[\d.]+ [kMGTP]?B +(?:[\d.]+%|-) [█░ ]{10} +\d+/\d+ [* ] (.*)$`)
+
+// entryNames are the names of the entries on the screen.
+func entryNames(screen []string) []string {
+	var names []string
+	for _, l := range screen {
+		if m := entryLine.FindStringSubmatch(l); m != nil {
+			names = append(names, m[1])
+		}
+	}
+	return names
+}
+
+// TestExploreInteractionsInTmux drives the real podprof explore in a real terminal,
+// in an interactive shell, on a real profile of the demo image: the /
+// filter, the ? help, the mouse, ctrl-z and fg, resizes, colours by the
+// terminal's capability, and q.
+func TestExploreInteractionsInTmux(t *testing.T) {
+	requireRoot(t, "tmux", "bash")
+	profile := demoProfile(t)
+	const keyLine = "? help  / filter  s sort:size  u unused only:off  q quit"
+
+	t.Run("filter", func(t *testing.T) {
+		pane := exploreInShell(t, 120, 40, "", profile)
+		pane.keys("Enter")
+		pane.waitFor("/usr", dirIs("/usr"))
+		// Typed, the filter narrows the names at each key, ignoring case.
+		pane.keys("/", "L", "I")
+		pane.keys("B")
+		screen := pane.waitFor("/LIB typed", func(s []string) bool { return strings.HasPrefix(s[len(s)-1], "/LIB") })
+		names := entryNames(screen)
+		if len(names) == 0 || !slices.Contains(names, "lib/") {
+			t.Errorf("/LIB shows %q", names)
+		}
+		for _, n := range names {
+			if !strings.Contains(n, "lib") {
+				t.Errorf("%q shown with the filter LIB:\n%s", n, strings.Join(screen, "\n"))
+			}
+		}
+		// Enter keeps it and says so; Enter again opens lib/, without it.
+		pane.waitFor("lib/ selected", selectedIs("lib/"))
+		pane.keys("Enter")
+		pane.waitFor("the filter kept", lastLineIs("? help  / filter:LIB  s sort:size  u unused only:off  q quit"))
+		pane.keys("Enter")
+		pane.waitFor("/usr/lib, unfiltered", all(dirIs("/usr/lib"), lastLineIs(keyLine)))
+		// j and l are text in the filter, the arrows still move.
+		pane.keys("/")
+		pane.tmux("send-keys", "-t", "explore", "-l", "x86_64-linux-gnu")
+		pane.waitFor("the filter typed", func(s []string) bool { return strings.HasPrefix(s[len(s)-1], "/x86_64-linux-gnu") })
+		pane.keys("Enter", "Enter")
+		screen = pane.waitFor("/usr/lib/x86_64-linux-gnu", all(dirIs("/usr/lib/x86_64-linux-gnu"), lastLineIs(keyLine)))
+		unfiltered := entryNames(screen)
+		pane.keys("/")
+		pane.tmux("send-keys", "-t", "explore", "-l", "libc.so")
+		screen = pane.waitFor("libc.so.6 alone", func(s []string) bool { return slices.Equal(entryNames(s), []string{"libc.so.6"}) })
+		if _, line := selected(screen); !strings.HasSuffix(line, "* libc.so.6") {
+			t.Errorf("the one entry left is not selected, or not used: %q", line)
+		}
+		pane.tmux("send-keys", "-t", "explore", "-l", "nothing")
+		pane.waitFor("nothing matching", func(s []string) bool {
+			return slices.Contains(s, "  (no name here contains libc.sonothing; esc clears the filter)")
+		})
+		// Esc clears it: all the entries are back.
+		pane.keys("Escape")
+		screen = pane.waitFor("the filter cleared", lastLineIs(keyLine))
+		if got := entryNames(screen); !slices.Equal(got, unfiltered) {
+			t.Errorf("after esc: %q\nbefore the filter: %q", got, unfiltered)
+		}
+		t.Logf("after the filter:\n%s", strings.Join(screen, "\n"))
+	})
+
+	t.Run("help", func(t *testing.T) {
+		pane := exploreInShell(t, 120, 40, "", profile)
+		pane.keys("j")
+		pane.waitFor("the second entry", func(s []string) bool { name, _ := selected(s); return name != "usr/" && name != "" })
+		before := pane.screen()
+		pane.keys("?")
+		screen := pane.waitFor("the help", func(s []string) bool { return slices.Contains(s, "Keys (? or esc closes this):") })
+		text := strings.Join(screen, "\n")
+		for _, want := range []string{"  / ", "filter the names shown", "  ctrl-z ", "suspend to the shell", "  q ctrl-c ", "Mouse: the wheel scrolls"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("the help lacks %q:\n%s", want, text)
+			}
+		}
+		t.Logf("the help:\n%s", text)
+		// ? again: the screen as it was.
+		pane.keys("?")
+		after := pane.waitFor("the help gone", func(s []string) bool { return !slices.Contains(s, "Keys (? or esc closes this):") })
+		if !slices.Equal(after, before) {
+			t.Errorf("after the help:\n%s\nbefore:\n%s", strings.Join(after, "\n"), strings.Join(before, "\n"))
+		}
+		pane.keys("?")
+		pane.waitFor("the help", func(s []string) bool { return slices.Contains(s, "Keys (? or esc closes this):") })
+		pane.keys("Escape")
+		pane.waitFor("the help closed by esc", func(s []string) bool { return slices.Equal(s, before) })
+	})
+
+	t.Run("suspend", func(t *testing.T) {
+		pane := exploreInShell(t, 120, 40, "", profile)
+		pane.keys("Enter", "j")
+		before := pane.waitFor("/usr, lib/ selected", all(dirIs("/usr"), selectedIs("lib/")))
+		// ctrl-z: the shell's prompt, on the normal screen, the explorer stopped.
+		pane.keys("C-z")
+		screen := pane.waitFor("the shell after ctrl-z", func(s []string) bool {
+			return slices.ContainsFunc(s, func(l string) bool { return strings.Contains(l, "Stopped") }) && slices.Contains(s, shellPrompt)
+		})
+		if strings.Contains(strings.Join(screen, "\n"), "podprof explore:") {
+			t.Errorf("the explorer's screen is still there after ctrl-z:\n%s", strings.Join(screen, "\n"))
+		}
+		pane.typeLine("jobs")
+		pane.waitFor("the stopped job", func(s []string) bool {
+			return slices.ContainsFunc(s, func(l string) bool { return strings.HasPrefix(l, "[1]+  Stopped") && strings.Contains(l, "explore") })
+		})
+		// fg: the explorer redrawn as it was, and it takes keys again.
+		pane.typeLine("fg")
+		after := pane.waitFor("the explorer back", all(dirIs("/usr"), selectedIs("lib/")))
+		if !slices.Equal(after, before) {
+			t.Errorf("after fg:\n%s\nbefore ctrl-z:\n%s", strings.Join(after, "\n"), strings.Join(before, "\n"))
+		}
+		pane.keys("Left")
+		pane.waitFor("/ with usr/ selected", all(dirIs("/"), selectedIs("usr/")))
+		// q: the shell again, the explorer gone, exit 0.
+		quitExplorer(pane, "q")
+	})
+
+	t.Run("resize and mouse", func(t *testing.T) {
+		pane := exploreInShell(t, 100, 30, "", profile)
+		// To /usr/lib/x86_64-linux-gnu by filters, and 25 of its entries
+		// on the screen.
+		for _, dir := range []string{"usr", "lib", "x86_64-linux-gnu"} {
+			pane.keys("/")
+			pane.tmux("send-keys", "-t", "explore", "-l", dir)
+			pane.waitFor(dir+"/ selected", selectedIs(dir+"/"))
+			pane.keys("Enter", "Enter")
+		}
+		screen := pane.waitFor("/usr/lib/x86_64-linux-gnu", all(dirIs("/usr/lib/x86_64-linux-gnu"), lastLineIs(keyLine)))
+		if !regexp.MustCompile(`  \(1-25 of \d{3,}\)$`).MatchString(screen[1]) {
+			t.Fatalf("directory line %q", screen[1])
+		}
+		// The wheel (SGR mouse reports, as terminals send them) scrolls
+		// three entries a step, the selection dragged along.
+		wheelDown, wheelUp := "\x1b[<65;20;10M", "\x1b[<64;20;10M"
+		pane.tmux("send-keys", "-t", "explore", "-l", wheelDown+wheelDown)
+		screen = pane.waitFor("scrolled by 6", func(s []string) bool { return strings.Contains(s[1], "  (7-31 of ") })
+		if name, line := selected(screen); line != screen[3] {
+			t.Errorf("%s selected on %q, want the first line shown", name, line)
+		}
+		pane.tmux("send-keys", "-t", "explore", "-l", wheelUp)
+		pane.waitFor("scrolled back by 3", func(s []string) bool { return strings.Contains(s[1], "  (4-28 of ") })
+		// A click (press and release) on screen line 8 selects its entry.
+		click := func(line int) {
+			at := "0;30;" + strconv.Itoa(line)
+			pane.tmux("send-keys", "-t", "explore", "-l", "\x1b[<"+at+"M\x1b[<"+at+"m")
+		}
+		click(8)
+		screen = pane.waitFor("the clicked entry selected", func(s []string) bool { return strings.HasPrefix(s[7], ">") })
+		clicked, _ := selected(screen)
+		// resize resizes the window and waits for the explorer's screen
+		// of that size: its title, its key line, no line wider. (What tmux
+		// keeps of the old screen is cut without an ellipsis.)
+		resize := func(width, height int) []string {
+			t.Helper()
+			pane.tmux("resize-window", "-t", "explore", "-x", strconv.Itoa(width), "-y", strconv.Itoa(height))
+			return pane.waitFor(fmt.Sprintf("a %d×%d screen", width, height), func(s []string) bool {
+				if len(s) != height || !strings.HasPrefix(s[0], "podprof explore:") || !strings.HasPrefix(s[height-1], "? help  / filter") {
+					return false
+				}
+				for _, l := range s {
+					if w := report.DisplayWidth(l); w > width || w == width && !strings.HasSuffix(l, "…") && !strings.HasPrefix(l, ">") {
+						return false
+					}
+				}
+				return true
+			})
+		}
+		// A larger window shows more entries and keeps the selection.
+		screen = resize(150, 50)
+		if name, _ := selected(screen); name != clicked || !strings.Contains(screen[1], "  (4-48 of ") {
+			t.Errorf("after growing, %q selected (clicked %q), directory line %q", name, clicked, screen[1])
+		}
+		t.Logf("150×50:\n%s", strings.Join(screen, "\n"))
+		// A smaller one cuts the lines to its width.
+		screen = resize(50, 12)
+		if name, _ := selected(screen); !strings.HasPrefix(clicked, strings.TrimSuffix(name, "…")) {
+			t.Errorf("after shrinking, %q selected, want %q:\n%s", name, clicked, strings.Join(screen, "\n"))
+		}
+		t.Logf("50×12:\n%s", strings.Join(screen, "\n"))
+		// A click on the selected entry opens it: the first, a directory.
+		resize(120, 40)
+		pane.keys("g")
+		screen = pane.waitFor("the first entry selected", func(s []string) bool { return strings.HasPrefix(s[3], ">") })
+		first, _ := selected(screen)
+		if !strings.HasSuffix(first, "/") {
+			t.Fatalf("the biggest entry %q is not a directory", first)
+		}
+		click(4)
+		pane.waitFor("the clicked directory open", dirIs("/usr/lib/x86_64-linux-gnu/"+strings.TrimSuffix(first, "/")))
+	})
+
+	t.Run("colours", func(t *testing.T) {
+		// An SGR sequence that sets a foreground colour, as tmux renders it.
+		color := regexp.MustCompile(`\x1b\[(?:\d+;)*(?:3[0-7]|9[0-7]|38;5;\d+|38;2;\d+;\d+;\d+)m`)
+		for _, c := range []struct {
+			env           string
+			want, notWant *regexp.Regexp
+		}{
+			{"TERM=tmux-256color", regexp.MustCompile(`\x1b\[(?:\d+;)*38;5;196m`), nil},
+			// 16 colours: bright red, no 256-colour palette.
+			{"TERM=xterm", regexp.MustCompile(`\x1b\[(?:\d+;)*91m`), regexp.MustCompile(`38;5;`)},
+			{"NO_COLOR=1", reverseVideo, color},
+			{"TERM=dumb", reverseVideo, color},
+		} {
+			pane := exploreInShell(t, 100, 30, c.env, profile)
+			colored := pane.tmux("capture-pane", "-p", "-e", "-t", "explore")
+			if !c.want.MatchString(colored) || (c.notWant != nil && c.notWant.MatchString(colored)) {
+				t.Errorf("%s: want %s, not %v, in:\n%q", c.env, c.want, c.notWant, colored)
+			}
+			quitExplorer(pane, "C-c")
+		}
+	})
 }
