@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"log/syslog"
 	"net"
 	"os"
 	"os/signal"
@@ -134,9 +133,7 @@ func Serve(cfg ServiceConfig) error {
 		return err
 	}
 	defer tracer.Close()
-	d := &tracerd{tracer: tracer, listener: listener, tracing: make(map[string]int)}
-	d.finished = sync.NewCond(&d.mu)
-	d.log, _ = syslog.New(syslog.LOG_DAEMON|syslog.LOG_WARNING, "podprof")
+	d := newTracerd(tracer, listener, 0)
 	d.hold() // never released: the service does not end with its last client
 	s := &service{tracerd: d, limits: cfg.Limits, users: make(map[uint32]*userUsage)}
 	s.changed = sync.NewCond(&s.mu)

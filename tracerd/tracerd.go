@@ -280,9 +280,7 @@ func Daemon(modeName string) int {
 	if err != nil {
 		return fail(fmt.Errorf("listening on %s: %w", tracerSocket, err))
 	}
-	d := &tracerd{tracer: tracer, listener: listener, idle: idle, tracing: make(map[string]int)}
-	d.finished = sync.NewCond(&d.mu)
-	d.log, _ = syslog.New(syslog.LOG_DAEMON|syslog.LOG_WARNING, "podprof")
+	d := newTracerd(tracer, listener, idle)
 	fmt.Fprintln(ready, "ok")
 	ready.Close()
 	d.serve()
@@ -294,6 +292,18 @@ func Daemon(modeName string) int {
 	return 0
 }
 
+// newTracerd serves the tracer's clients on listener; it lingers for
+// idle after its last holder (the tracer process; the service is held for
+// good).
+func newTracerd(tracer *bpf.Tracer, listener net.Listener, idle time.Duration) *tracerd {
+	d := &tracerd{tracer: tracer, listener: listener, idle: idle, tracing: make(map[string]int)}
+	d.finished = sync.NewCond(&d.mu)
+	d.log, _ = syslog.New(syslog.LOG_DAEMON|syslog.LOG_WARNING, "podprof")
+	d.timer = time.AfterFunc(time.Hour, d.expire)
+	d.timer.Stop()
+	return d
+}
+
 // serve answers clients until nothing is traced and nobody holds the
 // tracer.
 func (d *tracerd) serve() {
@@ -301,8 +311,6 @@ func (d *tracerd) serve() {
 	// Whoever started us connects right after "ok": hold until then, or
 	// for a while if it died meanwhile.
 	var spawnerArrived sync.Once
-	d.timer = time.AfterFunc(time.Hour, d.expire)
-	d.timer.Stop()
 	d.hold()
 	go func() {
 		time.Sleep(10 * time.Second)
