@@ -7,6 +7,7 @@ import (
 	"io"
 	"path/filepath"
 
+	"github.com/podprof/podprof/imagestore"
 	"github.com/podprof/podprof/pkgdb"
 	"github.com/podprof/podprof/report"
 	"github.com/podprof/podprof/sbom"
@@ -16,6 +17,9 @@ import (
 // for podprof report --packages, sbom and vex: the image's files are read
 // from the store for the databases' contents.
 func loadPackages(paths []string, image string, globalFlags []string) (*report.Usage, *sbom.Report, error) {
+	if imagestore.IsArchive(image) {
+		return nil, nil, fmt.Errorf("package databases are read from images of the local store, not %s: podman load it, then name the loaded image", report.Printable(image))
+	}
 	store, merged, err := loadProfiles(paths, image, globalFlags)
 	if err != nil {
 		return nil, nil, err

@@ -15,6 +15,7 @@ import (
 	podmanreport "go.podman.io/common/pkg/report"
 
 	"github.com/podprof/podprof/imagestore"
+	"github.com/podprof/podprof/imagestore/archive"
 	"github.com/podprof/podprof/report"
 	"github.com/podprof/podprof/sbom"
 )
@@ -215,8 +216,13 @@ func parsePercent(s string) (float64, error) {
 
 // LoadUsage reads the profiles, unites them, and joins the result with
 // the image's files from the local image store (as podman's global flags
-// name it): the image named, or the one the profiles ran.
+// name it): the image named, or the one the profiles ran. An image named
+// in an archive or OCI layout (docker-archive:, oci-archive:, oci:) is
+// read from there.
 func LoadUsage(paths []string, image string, globalFlags []string) (*report.Usage, error) {
+	if imagestore.IsArchive(image) {
+		return loadArchiveUsage(paths, image)
+	}
 	store, merged, err := loadProfiles(paths, image, globalFlags)
 	if err != nil {
 		return nil, err
@@ -232,20 +238,47 @@ func LoadUsage(paths []string, image string, globalFlags []string) (*report.Usag
 	return report.Join(img, merged), nil
 }
 
-// loadProfiles reads the profiles and unites them; the result names the
-// image to compare with, in the store podman's global flags name: the
-// image named, or the one the profiles ran.
-func loadProfiles(paths []string, image string, globalFlags []string) (imagestore.Store, *report.Profile, error) {
+// loadArchiveUsage is LoadUsage of the image in an archive or OCI layout
+// directory, whose layers are read whole.
+func loadArchiveUsage(paths []string, image string) (*report.Usage, error) {
+	_, merged, err := readProfiles(paths)
+	if err != nil {
+		return nil, err
+	}
+	a, err := archive.Open(image)
+	if err != nil {
+		return nil, err
+	}
+	defer a.Close()
+	img, err := report.BuildImage(a.Layers)
+	if err != nil {
+		return nil, fmt.Errorf("reading image %s: %w", report.Printable(image), err)
+	}
+	merged.Image = report.ImageRef{Name: image, ID: a.ID}
+	return report.Join(img, merged), nil
+}
+
+// readProfiles reads the profiles, and unites them.
+func readProfiles(paths []string) ([]*report.Profile, *report.Profile, error) {
 	var profiles []*report.Profile
 	for _, path := range paths {
 		p, err := report.ReadProfile(path)
 		if err != nil {
-			return imagestore.Store{}, nil, err
+			return nil, nil, err
 		}
 		profiles = append(profiles, p)
 	}
-	merged := report.Merge(profiles...)
+	return profiles, report.Merge(profiles...), nil
+}
 
+// loadProfiles reads the profiles and unites them; the result names the
+// image to compare with, in the store podman's global flags name: the
+// image named, or the one the profiles ran.
+func loadProfiles(paths []string, image string, globalFlags []string) (imagestore.Store, *report.Profile, error) {
+	profiles, merged, err := readProfiles(paths)
+	if err != nil {
+		return imagestore.Store{}, nil, err
+	}
 	store, err := imagestore.Default(globalFlags)
 	if err != nil {
 		return imagestore.Store{}, nil, err
