@@ -5,6 +5,8 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+
+	"github.com/podprof/podprof/report"
 )
 
 // completionCommand writes podprof's completion script, with podman's
@@ -34,21 +36,21 @@ func completionCommand() *cobra.Command {
 }
 
 func writeCompletion(root *cobra.Command, shell string, descriptions bool, out io.Writer) error {
-	switch shell {
-	case "bash":
-		return root.GenBashCompletionV2(out, descriptions)
-	case "zsh":
+	choose := func(with, without func(io.Writer) error) func(io.Writer) error {
 		if descriptions {
-			return root.GenZshCompletion(out)
+			return with
 		}
-		return root.GenZshCompletionNoDesc(out)
-	case "fish":
-		return root.GenFishCompletion(out, descriptions)
-	case "powershell":
-		if descriptions {
-			return root.GenPowerShellCompletionWithDesc(out)
-		}
-		return root.GenPowerShellCompletion(out)
+		return without
 	}
-	return fmt.Errorf("invalid shell %q: use bash, zsh, fish or powershell", shell)
+	generators := map[string]func(io.Writer) error{
+		"bash":       func(w io.Writer) error { return root.GenBashCompletionV2(w, descriptions) },
+		"zsh":        choose(root.GenZshCompletion, root.GenZshCompletionNoDesc),
+		"fish":       func(w io.Writer) error { return root.GenFishCompletion(w, descriptions) },
+		"powershell": choose(root.GenPowerShellCompletionWithDesc, root.GenPowerShellCompletion),
+	}
+	generate, ok := generators[shell]
+	if !ok {
+		return fmt.Errorf("invalid shell %q: use bash, zsh, fish or powershell", report.Printable(shell))
+	}
+	return generate(out)
 }
