@@ -12,6 +12,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
+	"golang.org/x/term"
 
 	"github.com/podprof/podprof/report"
 )
@@ -164,6 +165,7 @@ var shareColors = map[report.ShareLevel]lipgloss.CompleteColor{
 func newExploreStyles(r *lipgloss.Renderer) exploreStyles {
 	colors := r.ColorProfile() != termenv.Ascii
 	if !colors {
+		// Termenv's profile without colours has no attributes either.
 		r.SetColorProfile(termenv.ANSI)
 	}
 	s := exploreStyles{
@@ -203,6 +205,11 @@ func (s exploreStyles) render(l report.Line, filter textinput.Model) string {
 // (SIGINT, SIGTERM, SIGHUP) asks podprof to stop; the terminal is
 // restored in every case.
 func runExplorer(e *report.Explorer, stdin, stdout *os.File) error {
+	// The first frame at the terminal's size, not at the Explorer's
+	// default until bubbletea's first WindowSizeMsg.
+	if width, height, err := term.GetSize(int(stdout.Fd())); err == nil {
+		e.SetSize(width, height)
+	}
 	p := tea.NewProgram(newExploreTUI(e, lipgloss.NewRenderer(stdout)),
 		tea.WithInput(stdin), tea.WithOutput(stdout), tea.WithAltScreen(), tea.WithMouseCellMotion())
 	// Bubbletea handles SIGINT and SIGTERM, not the hangup of the terminal.

@@ -252,8 +252,8 @@ func (e *Explorer) scroll() {
 	e.top = max(0, min(e.top, len(e.entries)-rows))
 }
 
-// A Key is one of the explorer's key bindings.
-type Key struct {
+// An ExplorerKey is one of the explorer's key bindings.
+type ExplorerKey struct {
 	// Names are the keys as the terminal side names them (bubbletea's
 	// KeyMsg.String(): "up", "pgdown", "ctrl+b", " " for space).
 	Names []string
@@ -265,7 +265,7 @@ type Key struct {
 // ExplorerKeys are the explorer's keys: the one list the terminal reads
 // keys by, the help (?) and `podprof explore --help` show, and the key
 // line's hints name.
-var ExplorerKeys = []Key{
+var ExplorerKeys = []ExplorerKey{
 	{[]string{"up", "k"}, "↑ k", "select the previous entry", MoveUp},
 	{[]string{"down", "j"}, "↓ j", "select the next entry", MoveDown},
 	{[]string{"pgup", "b", "ctrl+b"}, "PgUp b ctrl-b", "a screenful up", PageUp},

@@ -383,7 +383,7 @@ func FuzzExplorer(f *testing.F) {
 				case n <= byte(Quit):
 					e.Do(Action(n))
 				case n < 20:
-					e.ScrollBy(int(n) - 18) // -1, 0, 1
+					e.ScrollBy(int(n) - 18) // -2 to 1
 				case n < 22:
 					e.Click(int(b) % (e.height + 2))
 				default:
