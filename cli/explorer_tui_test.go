@@ -2,9 +2,12 @@ package cli
 
 import (
 	"archive/tar"
+	"bytes"
 	"io"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
@@ -261,5 +264,66 @@ func TestExploreKeysText(t *testing.T) {
 		if !strings.Contains(text, k.Label+" ") || !strings.Contains(text, k.Does) {
 			t.Errorf("--help lacks %q: %s", k.Label, k.Does)
 		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer the test reads while bubbletea writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// take returns what was written since the last take.
+func (b *syncBuffer) take() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.buf.String()
+	b.buf.Reset()
+	return s
+}
+
+// A key writes the lines it changed, not the whole screen.
+func TestExploreTUIRedrawsWhatChanged(t *testing.T) {
+	var out syncBuffer
+	p := tea.NewProgram(newExploreTUI(testExplorer(t), testRenderer("TERM=xterm-256color")),
+		tea.WithInput(nil), tea.WithOutput(&out), tea.WithoutSignals())
+	done := make(chan error)
+	go func() { _, err := p.Run(); done <- err }()
+	// written waits for output holding want.
+	written := func(want string) string {
+		t.Helper()
+		var all string
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if all += out.take(); strings.Contains(all, want) {
+				time.Sleep(50 * time.Millisecond) // the rest of the frame
+				return all + out.take()
+			}
+		}
+		t.Fatalf("never written: %q; written: %q", want, all)
+		return ""
+	}
+	p.Send(tea.WindowSizeMsg{Width: 80, Height: 12})
+	written("/opt  directory")
+	p.Send(keyPress("j"))
+	frame := written("/lib  directory")
+	for _, changed := range []string{"opt/", "lib/"} {
+		if !strings.Contains(frame, changed) {
+			t.Errorf("the line of %s not redrawn: %q", changed, frame)
+		}
+	}
+	for _, same := range []string{"podprof explore:", "USED/FILES", "etc/", "? help"} {
+		if strings.Contains(frame, same) {
+			t.Errorf("%q redrawn, unchanged: %q", same, frame)
+		}
+	}
+	p.Quit()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
