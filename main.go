@@ -37,6 +37,8 @@ func main() {
 	switch {
 	case cli.IsAPICommand(command):
 		os.Exit(podmancmd.ExecAPI(args))
+	case cli.ReadsArchive(args):
+		os.Exit(podmancmd.ExecAPI(args))
 	case cli.IsCompletionRequest(command):
 		os.Exit(cli.Complete(args, os.Stdout, os.Stderr))
 	case cli.IsCommand(args), command == "--help", command == "-h":

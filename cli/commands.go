@@ -9,7 +9,9 @@ import (
 	"strconv"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"github.com/podprof/podprof/imagestore"
 	"github.com/podprof/podprof/podmancmd"
 )
 
@@ -151,6 +153,22 @@ func apiCommand(use, short string) *cobra.Command {
 
 // IsAPICommand says whether the command named is podprof-podman's.
 func IsAPICommand(name string) bool { return slices.Contains(apiCommands, name) }
+
+// ReadsArchive says whether args are a podprof command that names an image
+// outside the store (imagestore.IsArchive) with one of its flags: only
+// podprof-podman, which links their reader, does those
+// (imagestore.RegisterArchiveReader).
+func ReadsArchive(args []string) bool {
+	cmd, rest, err := Root().Find(args)
+	if err != nil || !cmd.HasParent() || cmd.ParseFlags(rest) != nil {
+		return false
+	}
+	found := false
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		found = found || (f.Value.Type() == "string" && imagestore.IsArchive(f.Value.String()))
+	})
+	return found
+}
 
 // ProfileArgs is what the commands that read profiles say of their
 // arguments, in their help.

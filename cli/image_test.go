@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/podprof/podprof/imagestore/archive" // as podprof-podman links it
 	"github.com/podprof/podprof/internal/e2e"
 	"github.com/podprof/podprof/report"
 )

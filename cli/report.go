@@ -15,7 +15,6 @@ import (
 	podmanreport "go.podman.io/common/pkg/report"
 
 	"github.com/podprof/podprof/imagestore"
-	"github.com/podprof/podprof/imagestore/archive"
 	"github.com/podprof/podprof/report"
 	"github.com/podprof/podprof/sbom"
 )
@@ -239,13 +238,14 @@ func LoadUsage(paths []string, image string, globalFlags []string) (*report.Usag
 }
 
 // loadArchiveUsage is LoadUsage of the image in an archive or OCI layout
-// directory, whose layers are read whole.
+// directory, whose layers are read whole: in podprof-podman, which links
+// the archives' reader (ReadsArchive).
 func loadArchiveUsage(paths []string, image string) (*report.Usage, error) {
 	_, merged, err := readProfiles(paths)
 	if err != nil {
 		return nil, err
 	}
-	a, err := archive.Open(image)
+	a, err := imagestore.OpenArchive(image)
 	if err != nil {
 		return nil, err
 	}

@@ -1,8 +1,11 @@
 package imagestore
 
 import (
+	"errors"
 	"slices"
 	"strings"
+
+	"github.com/podprof/podprof/report"
 )
 
 // imageTransports are the transports of c/image's alltransports, which
@@ -39,4 +42,37 @@ func transportOf(name string) string {
 // oci:DIR[:REF].
 func IsArchive(name string) bool {
 	return slices.Contains(ArchiveTransports, transportOf(name))
+}
+
+// An ArchiveImage is an image outside the store (IsArchive): its id (its
+// config's digest, as podman load would give it) and its layers, bottom
+// first. Close releases it.
+type ArchiveImage struct {
+	ID     string
+	Layers []report.Layer
+	Close  func() error
+}
+
+// openArchive is the archive reader of package imagestore/archive, when
+// the binary links it.
+var openArchive func(name string) (*ArchiveImage, error)
+
+// RegisterArchiveReader is how package imagestore/archive, which links
+// c/image's transports, makes OpenArchive read images outside the store.
+// Only the binaries that import it read them: podprof-podman does, not
+// podprof, whose every process (the OCI hook's too) would carry 5 MB more.
+func RegisterArchiveReader(open func(name string) (*ArchiveImage, error)) {
+	openArchive = open
+}
+
+// ArchivesLinked says whether this binary reads images outside the store.
+func ArchivesLinked() bool { return openArchive != nil }
+
+// OpenArchive opens the image outside the store that name names
+// (IsArchive).
+func OpenArchive(name string) (*ArchiveImage, error) {
+	if openArchive == nil {
+		return nil, errors.New("this program does not read image archives: podprof-podman does, and podprof runs it for them")
+	}
+	return openArchive(name)
 }

@@ -48,7 +48,7 @@ func APIPath() (string, error) {
 // as they were. It returns only on failure, with podman's error exit code.
 func ExecAPI(args []string) int {
 	path, err := APIPath()
-	return replaceWith(path, err, append([]string{"podprof"}, args...), ": podprof run and slim need it beside podprof (make install puts it there)")
+	return replaceWith(path, err, append([]string{"podprof"}, args...), ": podprof run, slim and reports of image archives need it beside podprof (make install puts it there)")
 }
 
 // BuildID names the executable at path as built and installed: two

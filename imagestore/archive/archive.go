@@ -5,7 +5,8 @@
 // gives, so report.BuildImage makes the same tree of both.
 //
 // It links c/image's image, compression and transport packages, which the
-// store's reader does without: a binary that reads archives imports it.
+// store's reader does without: a binary that reads archives imports it,
+// and imagestore.OpenArchive then reads them.
 package archive
 
 import (
@@ -32,19 +33,13 @@ import (
 	"github.com/podprof/podprof/report"
 )
 
-// An Image is an image outside the store: its id (its config's digest, as
-// podman load would give it) and its layers, bottom first.
-type Image struct {
-	ID     string
-	Layers []report.Layer
-	img    imagetypes.ImageCloser
-}
+func init() { imagestore.RegisterArchiveReader(Open) }
 
 // Open opens the image name names (imagestore.IsArchive); Close releases
 // it (c/image unpacks an oci-archive into a temporary directory until
 // then). Of a manifest list, it opens the instance for this machine, the
 // one podman would run.
-func Open(name string) (*Image, error) {
+func Open(name string) (*imagestore.ArchiveImage, error) {
 	if !imagestore.IsArchive(name) {
 		return nil, fmt.Errorf("%s is not an image archive or directory podprof reads: name docker-archive:PATH, oci-archive:PATH or oci:DIR", report.Printable(name))
 	}
@@ -69,11 +64,17 @@ func Open(name string) (*Image, error) {
 		img.Close()
 		return nil, err
 	}
+	opened.Close = func() error {
+		if err := img.Close(); err != nil {
+			return fmt.Errorf("closing image %s: %w", report.Printable(name), err)
+		}
+		return nil
+	}
 	return opened, nil
 }
 
-// layers returns the image of img, whose layers src reads.
-func layers(ctx context.Context, name string, img imagetypes.ImageCloser, src imagetypes.ImageSource) (*Image, error) {
+// layers returns the id and layers of img, whose layers src reads.
+func layers(ctx context.Context, name string, img imagetypes.ImageCloser, src imagetypes.ImageSource) (*imagestore.ArchiveImage, error) {
 	configBlob, err := img.ConfigBlob(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading the config of image %s: %w", report.Printable(name), err)
@@ -84,7 +85,7 @@ func layers(ctx context.Context, name string, img imagetypes.ImageCloser, src im
 	}
 	blobs := img.LayerInfos()
 	createdBy := imagestore.LayerCommandsOfConfig(configBlob, len(blobs))
-	opened := &Image{ID: img.ConfigInfo().Digest.Encoded(), Layers: make([]report.Layer, len(blobs)), img: img}
+	opened := &imagestore.ArchiveImage{ID: img.ConfigInfo().Digest.Encoded(), Layers: make([]report.Layer, len(blobs))}
 	for i, blob := range blobs {
 		// The store shows a layer by its diff id, the digest of its tar.
 		id := blob.Digest.String()
@@ -114,11 +115,3 @@ func layers(ctx context.Context, name string, img imagetypes.ImageCloser, src im
 type closer func() error
 
 func (c closer) Close() error { return c() }
-
-// Close releases the image's source.
-func (i *Image) Close() error {
-	if err := i.img.Close(); err != nil {
-		return fmt.Errorf("closing image %s: %w", i.ID, err)
-	}
-	return nil
-}
