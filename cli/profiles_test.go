@@ -62,11 +62,11 @@ func TestProfilesLs(t *testing.T) {
 		t.Fatalf("ls: %v, stderr %q, stdout:\n%s", err, stderr, out)
 	}
 	for i, want := range []string{
-		`^CONTAINER ID +NAME +IMAGE +CREATED +FILES OPENED +SIZE +PATH$`,
-		`^aaaa11110000 +web +localhost/app:1 +Less than a second ago +2 +100 B +/.*/web-1\.json$`,
-		`^bbbb22220000 +db +localhost/app:1 +2 days ago +2 +100 B +/.*/db-2\.json$`,
-		`^cccc33330000 +web +localhost/app:1 +4 days ago +2 +100 B +/.*/web-3\.json$`,
-		`^- +- +- +8 days ago +- +1 B +/.*/bad\.json$`,
+		`^CONTAINER ID +NAME +IMAGE +CREATED +FILES OPENED +USED +PATH$`,
+		`^aaaa11110000 +web +localhost/app:1 +Less than a second ago +2 +- +/.*/web-1\.json$`,
+		`^bbbb22220000 +db +localhost/app:1 +2 days ago +2 +- +/.*/db-2\.json$`,
+		`^cccc33330000 +web +localhost/app:1 +4 days ago +2 +- +/.*/web-3\.json$`,
+		`^- +- +- +8 days ago +- +- +/.*/bad\.json$`,
 	} {
 		if !regexp.MustCompile(want).MatchString(lines[i]) {
 			t.Errorf("line %d %q does not match %s", i+1, lines[i], want)
@@ -80,7 +80,7 @@ func TestProfilesLs(t *testing.T) {
 		{[]string{"-q"}, saved[0].path + "\n"},
 		{[]string{"--noheading", "--no-trunc", "--format", "table {{.ID}} {{.Name}}"}, "aaaa1111" + strings.Repeat("0", 56) + "  web\n"},
 		{[]string{"--format", "table {{.Name}} {{.Files}}"}, "NAME        FILES OPENED\nweb         2\n"},
-		{[]string{"--format", "{{.Name}}:{{.Tracer}}"}, "web:lsm\n"},
+		{[]string{"--format", "{{.Name}}:{{.Tracer}}:{{.Size}}:{{.Used}}"}, "web:lsm:100 B:-\n"},
 	} {
 		out, _, err := runProfiles(t, profilesLsCommand(list), "", c.args...)
 		if err != nil || !strings.HasPrefix(out, c.want) {

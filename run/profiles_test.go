@@ -33,9 +33,9 @@ func savedDemoProfiles(t *testing.T) (a, b string) {
 		}
 	})
 	a, b = prefix+"a", prefix+"b"
-	for name, script := range map[string]string{a: demoScriptA, b: "grep -c root /etc/passwd; cat /etc/os-release"} {
-		if r := podprof(t, "run", "--rm", "--name", name, demoImage, "/bin/sh", "-c", script); r.code != 0 {
-			t.Fatalf("podprof run --name %s: exit %d, stderr:\n%s", name, r.code, r.stderr)
+	for _, run := range []struct{ name, script string }{{a, demoScriptA}, {b, "grep -c root /etc/passwd; cat /etc/os-release"}} { // b the newest
+		if r := podprof(t, "run", "--rm", "--name", run.name, demoImage, "/bin/sh", "-c", run.script); r.code != 0 {
+			t.Fatalf("podprof run --name %s: exit %d, stderr:\n%s", run.name, r.code, r.stderr)
 		}
 	}
 	return a, b
@@ -73,8 +73,8 @@ func TestProfilesDemo(t *testing.T) {
 	}
 
 	table := podprof(t, "profiles", "ls")
-	if !regexp.MustCompile(`(?m)^CONTAINER ID +NAME +IMAGE +CREATED +FILES OPENED +SIZE +PATH$`).MatchString(table.stdout) ||
-		!regexp.MustCompile(`(?m)^[0-9a-f]{12}  +`+a+`  +`+regexp.QuoteMeta(demoImage)+`  +(Less than a second|\d+ seconds?) ago  +\d+  +[\d.]+ kB  +`+regexp.QuoteMeta(paths[1])+`$`).MatchString(table.stdout) {
+	if !regexp.MustCompile(`(?m)^CONTAINER ID +NAME +IMAGE +CREATED +FILES OPENED +USED +PATH$`).MatchString(table.stdout) ||
+		!regexp.MustCompile(`(?m)^[0-9a-f]{12}  +`+a+`  +`+regexp.QuoteMeta(demoImage)+`  +(Less than a second|\d+ seconds?) ago  +\d+  +2\.\d\d MB \(2\.\d%\)  +`+regexp.QuoteMeta(paths[1])+`$`).MatchString(table.stdout) {
 		t.Errorf("profiles ls: exit %d, no heading or no line of %s:\n%s%s", table.code, a, table.stdout, table.stderr)
 	}
 	if r := podprof(t, "profiles", "ls", "--noheading", "--format", "{{.Name}} {{.Image}}"); !strings.Contains(r.stdout, "\n"+b+" "+demoImage+"\n") && !strings.HasPrefix(r.stdout, b+" "+demoImage+"\n") {
