@@ -149,50 +149,40 @@ func (b *bench) packagesOne(store imagestore.Store, image, profilePath, from str
 		return nil, err
 	}
 	r := &PackagesResult{Image: image, ImageID: id, ProfileFiles: profileFiles, ProfileFrom: from, Goal: goal}
-	names := []string{"ReadProfile", "OpenImage", "Join", "pkgdb.Read", "sbom.New", "WriteText"}
-	phases := make([][]float64, len(names))
-	var totals []float64
 	b.logf("packages %s: %d x the packages report of a %d-file profile", image, b.cfg.reportReps, profileFiles)
-	for i := 0; i < b.cfg.reportReps; i++ {
-		var marks []time.Time
-		mark := func() { marks = append(marks, time.Now()) }
-		mark()
+	phases := []string{"ReadProfile", "OpenImage", "Join", "pkgdb.Read", "sbom.New", "WriteText"}
+	r.Phases, r.Total, err = timePhases(b.cfg.reportReps, phases, func(mark func()) error {
 		profile, err := report.ReadProfile(profilePath)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		mark()
 		img, err := store.OpenImage(id)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		mark()
 		usage := report.Join(img.Tree, profile)
 		mark()
 		inv, err := pkgdb.Read(img.Tree, img.ReadFile)
 		if err != nil {
-			return nil, fmt.Errorf("the package databases of %s: %w", image, err)
+			return fmt.Errorf("the package databases of %s: %w", image, err)
 		}
 		mark()
 		packages := sbom.New(usage, inv, []string{profilePath})
 		mark()
 		if err := packages.WriteText(io.Discard); err != nil {
-			return nil, err
+			return err
 		}
-		mark()
-		for k := range names {
-			phases[k] = append(phases[k], marks[k+1].Sub(marks[k]).Seconds())
-		}
-		totals = append(totals, marks[len(marks)-1].Sub(marks[0]).Seconds())
 		r.Files, r.Bytes, r.Packages, r.PackagePaths = img.Tree.Files, img.Tree.Bytes, len(inv.Packages), 0
 		for _, p := range inv.Packages {
 			r.PackagePaths += len(p.Files)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	for k, name := range names {
-		r.Phases = append(r.Phases, Component{Name: name, Stats: newStats(phases[k])})
-	}
-	r.Total = newStats(totals)
 	b.logf("packages %s: %s (%d packages listing %d paths; %d files, %s)", image, fmtStat(r.Total, secs), r.Packages, r.PackagePaths, r.Files, report.HumanBytes(r.Bytes))
 	return r, nil
 }

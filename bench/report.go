@@ -88,27 +88,22 @@ func (b *bench) reportOne(ctx context.Context, graphRoot, driver, image, profile
 		return nil, err
 	}
 	r := &ReportResult{Image: image, ImageID: id, ProfileFiles: profileFiles, ProfileFrom: from, Goal: goal}
-	names := []string{"ReadProfile", "StorageLayers", "BuildImage", "Join", "NewSummary", "WriteText"}
-	phases := make([][]float64, len(names))
-	var totals []float64
 	b.logf("report %s: %d x the summary of a %d-file profile", image, b.cfg.reportReps, profileFiles)
-	for i := 0; i < b.cfg.reportReps; i++ {
-		var marks []time.Time
-		mark := func() { marks = append(marks, time.Now()) }
-		mark()
+	phases := []string{"ReadProfile", "StorageLayers", "BuildImage", "Join", "NewSummary", "WriteText"}
+	r.Phases, r.Total, err = timePhases(b.cfg.reportReps, phases, func(mark func()) error {
 		profile, err := report.ReadProfile(profilePath)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		mark()
 		layers, err := imagestore.Store{GraphRoot: graphRoot, Driver: driver}.Layers(id)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		mark()
 		img, err := report.BuildImage(layers)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		mark()
 		usage := report.Join(img, profile)
@@ -116,19 +111,14 @@ func (b *bench) reportOne(ctx context.Context, graphRoot, driver, image, profile
 		summary := report.NewSummary(usage, profilePath, 5)
 		mark()
 		if err := summary.WriteText(io.Discard); err != nil {
-			return nil, err
+			return err
 		}
-		mark()
-		for k := range names {
-			phases[k] = append(phases[k], marks[k+1].Sub(marks[k]).Seconds())
-		}
-		totals = append(totals, marks[len(marks)-1].Sub(marks[0]).Seconds())
 		r.Layers, r.Files, r.Bytes = len(layers), img.Files, img.Bytes
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	for k, name := range names {
-		r.Phases = append(r.Phases, Component{Name: name, Stats: newStats(phases[k])})
-	}
-	r.Total = newStats(totals)
 	b.logf("report %s: %s (%d layers, %d files, %s)", image, fmtStat(r.Total, secs), r.Layers, r.Files, report.HumanBytes(r.Bytes))
 
 	var saves []float64
@@ -345,4 +335,30 @@ func writeBigTar(path string, from, to int, size func(int) int64) (err error) {
 		return err
 	}
 	return w.Flush()
+}
+
+// timePhases runs once reps times and returns the time of each phase, as
+// once marks their ends (the last phase ends with once), and of the whole.
+func timePhases(reps int, names []string, once func(mark func()) error) ([]Component, Stats, error) {
+	samples := make([][]float64, len(names))
+	var totals []float64
+	for range reps {
+		marks := []time.Time{time.Now()}
+		if err := once(func() { marks = append(marks, time.Now()) }); err != nil {
+			return nil, Stats{}, err
+		}
+		marks = append(marks, time.Now())
+		if len(marks) != len(names)+1 {
+			return nil, Stats{}, fmt.Errorf("timing %d phases, %d were marked", len(names), len(marks)-1)
+		}
+		for k := range names {
+			samples[k] = append(samples[k], marks[k+1].Sub(marks[k]).Seconds())
+		}
+		totals = append(totals, marks[len(names)].Sub(marks[0]).Seconds())
+	}
+	phases := make([]Component, len(names))
+	for k, name := range names {
+		phases[k] = Component{Name: name, Stats: newStats(samples[k])}
+	}
+	return phases, newStats(totals), nil
 }
