@@ -15,7 +15,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -140,38 +139,18 @@ func spawnKeeper(ctx context.Context, dir, podman string, flags []string) error 
 	if err != nil {
 		return fmt.Errorf("finding podprof-podman: %w", err)
 	}
-	readyR, readyW, err := os.Pipe()
-	if err != nil {
+	line, err := StartDetached(ctx, exec.Command(exe, append([]string{"run", KeepServiceArg, dir, podman}, flags...)...))
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
-	}
-	defer readyR.Close()
-	cmd := exec.Command(exe, append([]string{"run", KeepServiceArg, dir, podman}, flags...)...)
-	cmd.ExtraFiles = []*os.File{readyW} // fd 3
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	err = cmd.Start()
-	readyW.Close()
-	if err != nil {
+	case err != nil:
 		return fmt.Errorf("starting podprof's podman service keeper: %w", err)
+	case line == "ok":
+		return nil
+	case line == "":
+		return errors.New("podprof's podman service keeper exited before the service answered")
 	}
-	go cmd.Wait()
-	answer := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(readyR).ReadString('\n')
-		answer <- strings.TrimSpace(line)
-	}()
-	select {
-	case line := <-answer:
-		switch line {
-		case "ok":
-			return nil
-		case "":
-			return errors.New("podprof's podman service keeper exited before the service answered")
-		}
-		return errors.New(line)
-	case <-ctx.Done():
-		cmd.Process.Kill()
-		return ctx.Err()
-	}
+	return errors.New(line)
 }
 
 // KeepService is the keeper process of the service in dir, podman with
@@ -179,17 +158,10 @@ func spawnKeeper(ctx context.Context, dir, podman string, flags []string) error 
 // answers or the reason it does not, and returns once the service is
 // stopped and dir removed.
 func KeepService(dir, podman string, flags []string) int {
-	ready := os.NewFile(3, "ready")
+	ready := Detached()
 	fail := func(err error) int {
 		fmt.Fprintln(ready, err)
 		return 1
-	}
-	// Nothing reads our stdout or stderr: whoever started us is gone soon.
-	if devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0); err == nil {
-		unix.Dup2(int(devnull.Fd()), 0)
-		unix.Dup2(int(devnull.Fd()), 1)
-		unix.Dup2(int(devnull.Fd()), 2)
-		devnull.Close()
 	}
 	idle, err := IdleTime()
 	if err != nil {

@@ -1,16 +1,22 @@
 package podmancmd
 
 import (
+	"bufio"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // APIExecutable is the name of the executable that does podprof's
@@ -125,4 +131,51 @@ func RuntimeDir() (string, error) {
 		return "", fmt.Errorf("%s is not a directory of yours that only you can open: remove it", dir)
 	}
 	return dir, nil
+}
+
+// StartDetached starts cmd, one of podprof's own processes that outlive
+// their caller (the tracer, the keeper of a podman service), in its own
+// session, so that no terminal signal reaches it, and returns the first
+// line it writes on its fd 3 once it serves or has failed: "" when it
+// exits without a word. When ctx ends first, cmd is killed.
+func StartDetached(ctx context.Context, cmd *exec.Cmd) (string, error) {
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return "", err
+	}
+	defer readyR.Close()
+	cmd.ExtraFiles = []*os.File{readyW} // fd 3
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	err = cmd.Start()
+	readyW.Close()
+	if err != nil {
+		return "", err
+	}
+	go cmd.Wait()
+	answer := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(readyR).ReadString('\n')
+		answer <- strings.TrimSpace(line)
+	}()
+	select {
+	case line := <-answer:
+		return line, nil
+	case <-ctx.Done():
+		cmd.Process.Kill()
+		return "", ctx.Err()
+	}
+}
+
+// Detached is StartDetached's other side, in the process it started: it
+// points stdin, stdout and stderr at /dev/null, which nobody reads once
+// the starter is gone, and returns fd 3, on which to write the line that
+// says it serves ("ok") or why it does not.
+func Detached() *os.File {
+	if devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0); err == nil {
+		for fd := range 3 {
+			unix.Dup2(int(devnull.Fd()), fd)
+		}
+		devnull.Close()
+	}
+	return os.NewFile(3, "ready")
 }

@@ -17,9 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
@@ -149,38 +147,20 @@ func spawnTracer(mode string, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	readyR, readyW, err := os.Pipe()
-	if err != nil {
-		return err
-	}
-	defer readyR.Close()
-	cmd := exec.Command(self, "hook", DaemonArg, mode)
-	cmd.ExtraFiles = []*os.File{readyW} // fd 3
-	// Its own session: it outlives whoever started it (a hook, which the
-	// runtime waits for; podprof run), and no terminal signal reaches it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	err = cmd.Start()
-	readyW.Close()
-	if err != nil {
-		return fmt.Errorf("starting the podprof tracer: %w", err)
-	}
-	go cmd.Wait()
-
-	answer := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(readyR).ReadString('\n')
-		answer <- strings.TrimSpace(line)
-	}()
-	select {
-	case line := <-answer:
-		if line == "" || line == "ok" {
-			return nil // serving, or another tracer is
-		}
-		return errors.New(line)
-	case <-time.After(timeout):
-		cmd.Process.Kill()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	// It outlives whoever started it (a hook, which the runtime waits for;
+	// podprof run).
+	line, err := podmancmd.StartDetached(ctx, exec.Command(self, "hook", DaemonArg, mode))
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("the podprof tracer did not start within %s", timeout)
+	case err != nil:
+		return fmt.Errorf("starting the podprof tracer: %w", err)
+	case line == "" || line == "ok":
+		return nil // serving, or another tracer is
 	}
+	return errors.New(line)
 }
 
 // takeTracerLock makes this process the tracer: it returns the lock, held,
@@ -235,17 +215,10 @@ type tracerd struct {
 // Daemon is the tracer process. It tells whoever started it, on fd 3,
 // "ok" once it serves or the reason it can't.
 func Daemon(modeName string) int {
-	ready := os.NewFile(3, "ready")
+	ready := podmancmd.Detached()
 	fail := func(err error) int {
 		fmt.Fprintln(ready, err)
 		return 1
-	}
-	// Nothing reads our stdout or stderr: whoever started us is gone soon.
-	if devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0); err == nil {
-		unix.Dup2(int(devnull.Fd()), 0)
-		unix.Dup2(int(devnull.Fd()), 1)
-		unix.Dup2(int(devnull.Fd()), 2)
-		devnull.Close()
 	}
 	mode, err := bpf.ParseMode(modeName)
 	if err != nil {
