@@ -170,12 +170,7 @@ func (u *Usage) usedNames() []*Node {
 
 // WriteJSON writes d as one indented JSON object.
 func (d *UsageDiff) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(d); err != nil {
-		return fmt.Errorf("writing diff: %w", err)
-	}
-	return nil
+	return WriteJSON(w, "diff", d)
 }
 
 // WriteText writes d for a person: the two sides, what was used on one

@@ -163,12 +163,7 @@ func NewSummary(u *Usage, profilePath string, top int) *Summary {
 
 // WriteJSON writes s as one indented JSON object.
 func (s *Summary) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(s); err != nil {
-		return fmt.Errorf("writing summary: %w", err)
-	}
-	return nil
+	return WriteJSON(w, "summary", s)
 }
 
 // WriteText writes s for a person reading a terminal: sizes in podman's

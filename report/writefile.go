@@ -1,6 +1,7 @@
 package report
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -61,6 +62,17 @@ func WriteFileAtomic(path, what string, encode func(io.Writer) error) error {
 	if err != nil {
 		os.Remove(tmp.Name())
 		return fmt.Errorf("cannot write %s %s: %w", what, Printable(path), err)
+	}
+	return nil
+}
+
+// WriteJSON writes v as one indented JSON document, the way podprof's
+// --format json prints each of its outputs; what names it in the error.
+func WriteJSON(w io.Writer, what string, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("writing %s: %w", what, err)
 	}
 	return nil
 }

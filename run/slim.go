@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -214,9 +213,7 @@ func slimMain(globalFlags []string, flags *pflag.FlagSet, args []string, o *slim
 		}
 	}
 	if o.format == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(result)
+		err = report.WriteJSON(stdout, "slim result", result)
 	} else {
 		err = result.writeText(stdout)
 	}

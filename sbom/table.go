@@ -2,7 +2,6 @@ package sbom
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -126,10 +125,5 @@ func (r *Report) WriteJSON(w io.Writer) error {
 			MissingFiles: p.Missing,
 		}
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(out); err != nil {
-		return fmt.Errorf("writing the packages: %w", err)
-	}
-	return nil
+	return report.WriteJSON(w, "the packages", out)
 }

@@ -175,9 +175,7 @@ func Read(path string) (*podman.Seccomp, error) {
 
 // Encode writes the profile as indented JSON.
 func Encode(w io.Writer, profile *podman.Seccomp) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(profile)
+	return report.WriteJSON(w, "seccomp profile", profile)
 }
 
 // Write writes the profile to the absolute path, atomically.
