@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,7 +18,7 @@ import (
 func TestReportImageArchives(t *testing.T) {
 	e2e.Require(t, true, "it saves an image of podman's store with podman save")
 	const demo = "localhost/podprof-demo/debian:bookworm"
-	id := podmanOutput(t, "image", "inspect", "--format", "{{.Id}}", demo)
+	id := e2e.Podman(t, "image", "inspect", "--format", "{{.Id}}", demo)
 	dir := t.TempDir()
 	profile := filepath.Join(dir, "p.json")
 	now := time.Now()
@@ -39,7 +38,7 @@ func TestReportImageArchives(t *testing.T) {
 		{"oci-dir", "oci:" + filepath.Join(dir, "oci")},
 	} {
 		_, path, _ := strings.Cut(c.name, ":")
-		podmanOutput(t, "save", "--quiet", "--format", c.format, "--output", path, demo)
+		e2e.Podman(t, "save", "--quiet", "--format", c.format, "--output", path, demo)
 		images = append(images, c.name)
 	}
 	for _, args := range [][]string{{"report"}, {"report", "--format", "json"}, {"report", "--format", "tree", "--depth", "2"}, {"explore"}} {
@@ -76,13 +75,4 @@ func TestReportImageArchives(t *testing.T) {
 			t.Errorf("%q: exit %d, stderr %q; want 125 and %q", c.args, code, stderr, c.want)
 		}
 	}
-}
-
-func podmanOutput(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := exec.Command("podman", args...).Output()
-	if err != nil {
-		t.Fatalf("podman %s: %v", strings.Join(args, " "), err)
-	}
-	return strings.TrimSpace(string(out))
 }

@@ -414,18 +414,6 @@ func main() {
 }
 `
 
-func podman(t *testing.T, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("podman", args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-	}
-	return strings.TrimSpace(string(out))
-}
-
 // buildFsop compiles fsopSource as a static binary and returns its bytes.
 func buildFsop(t *testing.T) []byte {
 	dir := t.TempDir()
@@ -573,7 +561,7 @@ func TestStorageLayersMatchesPodmanExport(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "base.tar"), baseLayerTar(t, buildFsop(t)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	podman(t, "import", "--quiet", filepath.Join(dir, "base.tar"), base)
+	e2e.Podman(t, "import", "--quiet", filepath.Join(dir, "base.tar"), base)
 	t.Cleanup(func() { exec.Command("podman", "rmi", "--force", final, base).Run() })
 
 	containerfile := `FROM ` + base + `
@@ -586,12 +574,12 @@ RUN ["/bin/fsop", "write:/data/replaced:10000", "link:/data/a:/data/a-third", "s
 	}
 	// runc, no network and fixed rlimits: what works on this project's
 	// machines (crun cannot handle their cgroup setup).
-	podman(t, "build", "--quiet", "--runtime", "runc", "--network", "none",
+	e2e.Podman(t, "build", "--quiet", "--runtime", "runc", "--network", "none",
 		"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024",
 		"--file", filepath.Join(dir, "Containerfile"), "--tag", final, dir)
 
-	imageID := podman(t, "image", "inspect", "--format", "{{.Id}}", final)
-	store := strings.Fields(podman(t, "info", "--format", "{{.Store.GraphRoot}} {{.Store.GraphDriverName}}"))
+	imageID := e2e.Podman(t, "image", "inspect", "--format", "{{.Id}}", final)
+	store := strings.Fields(e2e.Podman(t, "info", "--format", "{{.Store.GraphRoot}} {{.Store.GraphDriverName}}"))
 	if len(store) != 2 {
 		t.Fatalf("podman info gave %q, want the graph root and driver", store)
 	}
@@ -625,13 +613,13 @@ RUN ["/bin/fsop", "write:/data/replaced:10000", "link:/data/a:/data/a-third", "s
 		t.Fatal(err)
 	}
 
-	ctr := podman(t, "create", "--runtime", "runc", final, "/bin/fsop")
+	ctr := e2e.Podman(t, "create", "--runtime", "runc", final, "/bin/fsop")
 	t.Cleanup(func() { exec.Command("podman", "rm", "--force", ctr).Run() })
-	if changes := podman(t, "diff", ctr); changes != "" {
+	if changes := e2e.Podman(t, "diff", ctr); changes != "" {
 		t.Fatalf("the new container already differs from its image, so its export is not the image:\n%s", changes)
 	}
 	exportPath := filepath.Join(dir, "export.tar")
-	podman(t, "export", "--output", exportPath, ctr)
+	e2e.Podman(t, "export", "--output", exportPath, ctr)
 	export, err := os.ReadFile(exportPath)
 	if err != nil {
 		t.Fatal(err)

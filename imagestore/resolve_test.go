@@ -198,23 +198,23 @@ func TestBigDataPath(t *testing.T) {
 // and compares with what podman image inspect finds, or its error.
 func TestResolveImageAsPodman(t *testing.T) {
 	e2e.Require(t, true, "it compares with podman image inspect on podman's store")
-	busybox := podman(t, "image", "inspect", "--format", "{{.Id}}", "localhost/podprof-test/busybox:latest")
-	demo := podman(t, "image", "inspect", "--format", "{{.Id}}", "localhost/podprof-demo/debian:bookworm")
-	busyboxDigest := podman(t, "image", "inspect", "--format", "{{.Digest}}", busybox)
+	busybox := e2e.Podman(t, "image", "inspect", "--format", "{{.Id}}", "localhost/podprof-test/busybox:latest")
+	demo := e2e.Podman(t, "image", "inspect", "--format", "{{.Id}}", "localhost/podprof-demo/debian:bookworm")
+	busyboxDigest := e2e.Podman(t, "image", "inspect", "--format", "{{.Digest}}", busybox)
 
 	// localhost/ before docker.io, a name before an id prefix.
 	tag := fmt.Sprintf("podprof-resolvetest-%d", time.Now().UnixNano())
 	idLike := demo[:6]
 	extra := []string{"localhost/" + tag + ":latest", "docker.io/library/" + tag + ":latest", "localhost/" + tag + ":v2"}
-	podman(t, "tag", demo, extra[0])
-	podman(t, "tag", busybox, extra[1], extra[2], "localhost/"+idLike)
+	e2e.Podman(t, "tag", demo, extra[0])
+	e2e.Podman(t, "tag", busybox, extra[1], extra[2], "localhost/"+idLike)
 	t.Cleanup(func() {
 		exec.Command("podman", "untag", busybox, extra[1], extra[2], "localhost/"+idLike).Run()
 		exec.Command("podman", "untag", demo, extra[0]).Run()
 	})
 
 	var ids []string
-	for _, id := range strings.Fields(podman(t, "images", "--all", "--quiet", "--no-trunc")) {
+	for _, id := range strings.Fields(e2e.Podman(t, "images", "--all", "--quiet", "--no-trunc")) {
 		ids = append(ids, strings.TrimPrefix(id, "sha256:"))
 	}
 	ambiguous, unique := ambiguousAndUniquePrefixes(t, ids, busybox)

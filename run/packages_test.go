@@ -397,7 +397,7 @@ func TestPackagesBadInput(t *testing.T) {
 	requireImage(t, busyboxImage)
 	profile := profileOf(t, busyboxImage, "true")
 	missingDir := filepath.Join(t.TempDir(), "missing", "sbom.json")
-	notAScan := filepath.Join(t.TempDir(), "bom.json") // a CycloneDX SBOM, not a scanner report
+	notAScan := filepath.Join(t.TempDir(), "bom.json")    // a CycloneDX SBOM, not a scanner report
 	emptyScan := filepath.Join(t.TempDir(), "trivy.json") // a Trivy report without findings
 	for path, doc := range map[string]string{
 		notAScan:  `{"bomFormat":"CycloneDX","specVersion":"1.5","version":1}`,

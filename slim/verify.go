@@ -17,7 +17,7 @@ type Rerun func(ctx context.Context, imageID string, run *report.RunRecord) (*Ru
 type RunResult struct {
 	ExitCode       int
 	Stdout, Stderr []byte
-	Profile  *report.Profile
+	Profile        *report.Profile
 	// Stopped: the run was still going after its time (a service), and
 	// was stopped; what it did until then is compared.
 	Stopped bool

@@ -42,4 +42,3 @@ func write(dir string) error {
 	header := &doc.GenManHeader{Title: "PODPROF", Section: "1", Source: "podprof " + report.Version, Manual: "User Commands"}
 	return doc.GenManTree(root, header, dir)
 }
-

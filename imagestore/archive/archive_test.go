@@ -1,7 +1,6 @@
 package archive
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -53,7 +52,7 @@ RUN rm -r /data/gone /data/dir-gone /data/opq && mkdir -p /data/opq && echo n >/
 	}
 	// runc, no network and fixed rlimits: what works on this project's
 	// machines, as in imagestore's tests.
-	podman(t, "build", "--quiet", "--runtime", "runc", "--network", "none",
+	e2e.Podman(t, "build", "--quiet", "--runtime", "runc", "--network", "none",
 		"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024",
 		"--file", filepath.Join(dir, "Containerfile"), "--tag", built, dir)
 	t.Cleanup(func() { exec.Command("podman", "rmi", "--force", built).Run() })
@@ -97,7 +96,7 @@ func checkArchivesMatch(t *testing.T, image, id string, fromStore *report.Image)
 		{"oci-dir", "oci:" + filepath.Join(dir, "oci")},
 	} {
 		_, path, _ := strings.Cut(c.name, ":")
-		podman(t, "save", "--quiet", "--format", c.format, "--output", path, image)
+		e2e.Podman(t, "save", "--quiet", "--format", c.format, "--output", path, image)
 		a, err := Open(c.name)
 		if err != nil {
 			t.Errorf("%s: %v", c.format, err)
@@ -135,16 +134,4 @@ func TestArchiveTransportsAreLinked(t *testing.T) {
 	if _, err := Open("docker://busybox"); err == nil || !strings.Contains(err.Error(), "docker-archive:PATH") {
 		t.Errorf("Open of a registry's image: %v, want the archives podprof reads", err)
 	}
-}
-
-func podman(t *testing.T, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("podman", args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-	}
-	return strings.TrimSpace(string(out))
 }

@@ -5,8 +5,10 @@
 package e2e
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -31,4 +33,18 @@ func Require(t testing.TB, podman bool, why string) {
 		t.Fatalf("this test needs %s (%s), and CI must have it: see contrib/setup.sh", missing, why)
 	}
 	t.Skipf("this end-to-end test needs %s (%s); CI runs it, as root with podman", missing, why)
+}
+
+// Podman runs podman with args and returns its output, trimmed; it fails
+// t, with podman's error output, when podman fails.
+func Podman(t testing.TB, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("podman", args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return strings.TrimSpace(string(out))
 }
