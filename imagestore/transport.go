@@ -65,9 +65,6 @@ func RegisterArchiveReader(open func(name string) (*ArchiveImage, error)) {
 	openArchive = open
 }
 
-// ArchivesLinked says whether this binary reads images outside the store.
-func ArchivesLinked() bool { return openArchive != nil }
-
 // OpenArchive opens the image outside the store that name names
 // (IsArchive).
 func OpenArchive(name string) (*ArchiveImage, error) {

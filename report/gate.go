@@ -19,11 +19,6 @@ type Gate struct {
 // NoGate is a gate that never fails.
 var NoGate = Gate{MaxUnusedBytes: -1, MaxUnusedPercent: -1}
 
-// Enabled reports whether the gate has a limit at all.
-func (g Gate) Enabled() bool {
-	return g.MaxUnusedBytes >= 0 || g.MaxUnusedPercent >= 0
-}
-
 // UnusedPercent is the share of the image's bytes that was not used, 0 to
 // 100; 0 for an image of 0 bytes, which has nothing to waste.
 func (s *Summary) UnusedPercent() float64 {

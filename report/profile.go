@@ -170,15 +170,6 @@ func ReadProfile(path string) (*Profile, error) {
 	return decodeProfile("profile "+Printable(path), data)
 }
 
-// DecodeProfile reads a profile from r.
-func DecodeProfile(r io.Reader) (*Profile, error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read profile: %w", err)
-	}
-	return decodeProfile("profile", data)
-}
-
 // decodeProfile checks the version before decoding the rest, so that a
 // profile from a newer podprof gets "upgrade" rather than whatever error its
 // changed fields would cause. name starts every error message.

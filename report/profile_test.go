@@ -232,7 +232,7 @@ func TestDecodeProfileErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := DecodeProfile(strings.NewReader(c.data))
+			_, err := decodeProfile("profile", []byte(c.data))
 			if err == nil || err.Error() != c.want {
 				t.Errorf("error:\n  %v\nwant\n  %s", err, c.want)
 			}
@@ -256,7 +256,7 @@ func TestReadProfileErrorsNameTheFile(t *testing.T) {
 }
 
 func TestDecodeProfileIgnoresUnknownFields(t *testing.T) {
-	p, err := DecodeProfile(strings.NewReader(`{"version":1,"added_later":{"x":1},"files":[{"path":"/a","new_flag":true}]}`))
+	p, err := decodeProfile("profile", []byte(`{"version":1,"added_later":{"x":1},"files":[{"path":"/a","new_flag":true}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +296,7 @@ func FuzzDecodeProfile(f *testing.F) {
 	f.Add([]byte(`{"version":1,"files":[{"path":"/b"},{"path":"/a","path_base64":"/w=="},{"path":"/b","exec":true}]}`))
 	f.Add([]byte(`{"version":2}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p, err := DecodeProfile(bytes.NewReader(data))
+		p, err := decodeProfile("profile", data)
 		if err != nil {
 			if strings.Contains(err.Error(), "\n") {
 				t.Fatalf("error spans lines: %q", err)
@@ -312,7 +312,7 @@ func FuzzDecodeProfile(f *testing.F) {
 		if err := encodeProfile(&encoded, p); err != nil {
 			t.Fatalf("encoding a decoded profile: %v", err)
 		}
-		again, err := DecodeProfile(&encoded)
+		again, err := decodeProfile("profile", encoded.Bytes())
 		if err != nil {
 			t.Fatalf("decoding a re-encoded profile: %v", err)
 		}
@@ -338,7 +338,7 @@ func TestProfilePodprofVersion(t *testing.T) {
 	if want := "\n  \"podprof_version\": \"" + Version + "\",\n"; !strings.Contains(string(data), want) {
 		t.Errorf("profile lacks %q:\n%s", want, data)
 	}
-	old, err := DecodeProfile(strings.NewReader(`{"version":1,"image":{"name":"a","id":"b"},"files":[{"path":"/a"}]}`))
+	old, err := decodeProfile("profile", []byte(`{"version":1,"image":{"name":"a","id":"b"},"files":[{"path":"/a"}]}`))
 	if err != nil || old.PodprofVersion != "" || len(old.Files) != 1 {
 		t.Errorf("profile without podprof_version: %+v, %v", old, err)
 	}

@@ -1,7 +1,6 @@
 package tracerd
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,32 +55,6 @@ func DialService(req Request, timeout time.Duration) (*Client, error) {
 		return nil, fmt.Errorf("the podprof tracer service on %s closed the connection: it is stopping, or %s", socket, StartServiceHint)
 	}
 	return client, err
-}
-
-// QueryServiceStatus is what the tracer service holds for this uid.
-func QueryServiceStatus() (ServiceStatus, error) {
-	var st ServiceStatus
-	socket := ServiceSocket()
-	conn, err := net.DialTimeout("unix", socket, requestTimeout)
-	if err != nil {
-		return st, fmt.Errorf("connecting to the podprof tracer service on %s: %w", socket, err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(requestTimeout))
-	if err := json.NewEncoder(conn).Encode(serviceRequest{Status: true}); err != nil {
-		return st, err
-	}
-	reader := bufio.NewReader(conn)
-	for _, into := range []any{&tracerReply{}, &st} {
-		line, err := reader.ReadBytes('\n')
-		if err == nil {
-			err = json.Unmarshal(line, into)
-		}
-		if err != nil {
-			return st, fmt.Errorf("reading the podprof tracer service's status: %w", err)
-		}
-	}
-	return st, nil
 }
 
 // CollectArg makes `podprof hook` the collector of one rootless
