@@ -35,9 +35,7 @@ func main() {
 		}
 	}
 	switch {
-	case cli.IsAPICommand(command):
-		os.Exit(podmancmd.ExecAPI(args))
-	case cli.ReadsArchive(args):
+	case cli.IsAPICommand(command), cli.ReadsArchive(args):
 		os.Exit(podmancmd.ExecAPI(args))
 	case cli.IsCompletionRequest(command):
 		os.Exit(cli.Complete(args, os.Stdout, os.Stderr))

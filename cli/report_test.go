@@ -75,3 +75,24 @@ func podprof(args ...string) (code int, stdout, stderr *bytes.Buffer) {
 	stdout, stderr = new(bytes.Buffer), new(bytes.Buffer)
 	return Main(args, stdout, stderr), stdout, stderr
 }
+
+func TestReadsArchive(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"report", "--image", "docker-archive:/tmp/a.tar", "p.json"}, true},
+		{[]string{"explore", "--image=oci:/tmp/layout"}, true},
+		{[]string{"profiles", "diff", "--image-b", "oci-archive:/tmp/b.tar", "a", "b"}, true},
+		{[]string{"report", "--image", "localhost/app:1", "p.json"}, false},
+		{[]string{"report", "p.json"}, false},
+		{[]string{"report", "--no-such-flag", "docker-archive:/tmp/a.tar"}, false}, // podprof says what is wrong
+		{[]string{"images", "docker-archive:/tmp/a.tar"}, false},                 // podman's
+		{[]string{"load", "-i", "docker-archive:/tmp/a.tar"}, false},
+		{nil, false},
+	} {
+		if got := ReadsArchive(c.args); got != c.want {
+			t.Errorf("ReadsArchive(%q) = %v, want %v", c.args, got, c.want)
+		}
+	}
+}
