@@ -13,6 +13,7 @@ import (
 
 	"github.com/podprof/podprof/imagestore"
 	"github.com/podprof/podprof/podmancmd"
+	"github.com/podprof/podprof/report"
 )
 
 // podprof's own commands are cobra commands, as podman's are: each is
@@ -129,7 +130,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	case errors.As(err, &status):
 		return int(status)
 	}
-	fmt.Fprintln(stderr, "Error:", err)
+	fmt.Fprintln(stderr, "Error:", report.PrintableError(err))
 	return exitError
 }
 

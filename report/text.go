@@ -72,6 +72,18 @@ func PrintableText(s string) string {
 	return s
 }
 
+// PrintableError is err's message as it can safely be shown on a
+// terminal, line by line (PrintableText): a library's error may carry a
+// name from an image or a container raw (c/image's "open PATH: ..."),
+// where podprof's own errors quote them (Printable).
+func PrintableError(err error) string {
+	lines := strings.Split(err.Error(), "\n")
+	for i, line := range lines {
+		lines[i] = PrintableText(line)
+	}
+	return strings.Join(lines, "\n")
+}
+
 // runeWidth is how many terminal columns r takes: 2 for East Asian wide
 // and full-width runes, 0 for combining marks and format characters, 1
 // otherwise. Terminals differ on some runes (emoji, ambiguous widths);

@@ -81,7 +81,7 @@ func Slim(globalFlags, args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if err := root.Execute(); err != nil {
-		fmt.Fprintln(stderr, "Error:", err)
+		fmt.Fprintln(stderr, "Error:", report.PrintableError(err))
 		if code == exitOK {
 			code = exitError
 		}

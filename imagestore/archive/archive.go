@@ -46,18 +46,18 @@ func Open(name string) (*imagestore.ArchiveImage, error) {
 	transport, within, _ := strings.Cut(name, ":")
 	ref, err := transports.Get(transport).ParseReference(within)
 	if err != nil {
-		return nil, fmt.Errorf("image %s: %w", report.Printable(name), err)
+		return nil, fmt.Errorf("image %s: %w", report.Printable(name), safe(err))
 	}
 	ctx := context.Background()
 	sys := &imagetypes.SystemContext{}
 	src, err := ref.NewImageSource(ctx, sys)
 	if err != nil {
-		return nil, fmt.Errorf("opening image %s: %w", report.Printable(name), err)
+		return nil, fmt.Errorf("opening image %s: %w", report.Printable(name), safe(err))
 	}
 	img, err := image.FromSource(ctx, sys, src) // closes src when it is closed
 	if err != nil {
 		src.Close()
-		return nil, fmt.Errorf("reading the manifest of image %s: %w", report.Printable(name), err)
+		return nil, fmt.Errorf("reading the manifest of image %s: %w", report.Printable(name), safe(err))
 	}
 	opened, err := layers(ctx, name, img, src)
 	if err != nil {
@@ -66,7 +66,7 @@ func Open(name string) (*imagestore.ArchiveImage, error) {
 	}
 	opened.Close = func() error {
 		if err := img.Close(); err != nil {
-			return fmt.Errorf("closing image %s: %w", report.Printable(name), err)
+			return fmt.Errorf("closing image %s: %w", report.Printable(name), safe(err))
 		}
 		return nil
 	}
@@ -77,11 +77,11 @@ func Open(name string) (*imagestore.ArchiveImage, error) {
 func layers(ctx context.Context, name string, img imagetypes.ImageCloser, src imagetypes.ImageSource) (*imagestore.ArchiveImage, error) {
 	configBlob, err := img.ConfigBlob(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("reading the config of image %s: %w", report.Printable(name), err)
+		return nil, fmt.Errorf("reading the config of image %s: %w", report.Printable(name), safe(err))
 	}
 	config, err := img.OCIConfig(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("reading the config of image %s: %w", report.Printable(name), err)
+		return nil, fmt.Errorf("reading the config of image %s: %w", report.Printable(name), safe(err))
 	}
 	blobs := img.LayerInfos()
 	createdBy := imagestore.LayerCommandsOfConfig(configBlob, len(blobs))
@@ -98,18 +98,28 @@ func layers(ctx context.Context, name string, img imagetypes.ImageCloser, src im
 			Open: func() (report.HeaderReader, io.Closer, error) {
 				stream, _, err := src.GetBlob(ctx, blob, none.NoCache)
 				if err != nil {
-					return nil, nil, fmt.Errorf("reading layer %s of image %s: %w", blob.Digest, report.Printable(name), err)
+					return nil, nil, fmt.Errorf("reading layer %s of image %s: %w", blob.Digest, report.Printable(name), safe(err))
 				}
 				tarStream, _, err := compression.AutoDecompress(stream)
 				if err != nil {
 					stream.Close()
-					return nil, nil, fmt.Errorf("layer %s of image %s: %w", blob.Digest, report.Printable(name), err)
+					return nil, nil, fmt.Errorf("layer %s of image %s: %w", blob.Digest, report.Printable(name), safe(err))
 				}
 				return tar.NewReader(tarStream), closer(func() error { return errors.Join(tarStream.Close(), stream.Close()) }), nil
 			},
 		}
 	}
 	return opened, nil
+}
+
+// safe is err, from c/image, whose messages carry the archive's path as
+// given (open PATH: ...), made safe to print as podprof's own errors are:
+// a path may hold a newline or an escape sequence.
+func safe(err error) error {
+	if text := report.PrintableText(err.Error()); text != err.Error() {
+		return errors.New(text)
+	}
+	return err
 }
 
 type closer func() error
