@@ -153,3 +153,49 @@ func TestReportDemoTime(t *testing.T) {
 		}
 	}
 }
+
+// TestReportImageArchive: podprof report of the image podman save wrote,
+// through the real podprof, which hands it to podprof-podman (the reader
+// of archives), says what the report of the store's image says.
+func TestReportImageArchive(t *testing.T) {
+	profile := profileOf(t, busyboxImage, "ls /bin >/dev/null; cat /etc/passwd")
+	archive := filepath.Join(t.TempDir(), "busybox.tar")
+	if r := runCmd(t, "podman", "save", "--quiet", "--format", "docker-archive", "-o", archive, busyboxImage); r.code != 0 {
+		t.Fatalf("podman save: exit %d: %s", r.code, r.stderr)
+	}
+	summaryOf := func(args ...string) map[string]any {
+		t.Helper()
+		r := podprof(t, append(append([]string{"report", "--format", "json"}, args...), profile)...)
+		var summary map[string]any
+		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &summary) != nil {
+			t.Fatalf("podprof report %q: exit %d, stdout %q, stderr:\n%s", args, r.code, r.stdout, r.stderr)
+		}
+		return summary
+	}
+	fromStore, fromArchive := summaryOf(), summaryOf("--image", "docker-archive:"+archive)
+	if fromArchive["image_name"] != "docker-archive:"+archive {
+		t.Errorf("image_name %q, want the archive as --image named it", fromArchive["image_name"])
+	}
+	delete(fromStore, "image_name")
+	delete(fromArchive, "image_name")
+	if want, got := mustJSON(t, fromStore), mustJSON(t, fromArchive); got != want {
+		t.Errorf("report of the archive differs from the store's image's:\n%s\nwant\n%s", got, want)
+	}
+	if fromStore["used_files"] == 0.0 {
+		t.Errorf("the profile used nothing of the image: %v", fromStore)
+	}
+	// A report of an archive that is not there says so, in one line.
+	r := podprof(t, "report", "--image", "docker-archive:"+archive+".missing", profile)
+	if r.code != 125 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, ".missing") {
+		t.Errorf("report of a missing archive: exit %d, stderr %q; want 125 and one line naming it", r.code, r.stderr)
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
