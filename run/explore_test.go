@@ -185,8 +185,9 @@ const shellPrompt = "podprof-test$"
 func exploreInShell(t *testing.T, width, height int, env, profile string) *tmuxPane {
 	t.Helper()
 	// Without COLORTERM, whatever the test's environment, the pane's
-	// terminal (tmux-256color) has 256 colours.
-	pane := startTmux(t, width, height, "env -u COLORTERM PS1='"+shellPrompt+" ' bash --norc --noprofile")
+	// terminal (tmux-256color) has 256 colours; without CI, as a user's
+	// shell, since termenv takes any terminal for none under CI.
+	pane := startTmux(t, width, height, "env -u COLORTERM -u CI PS1='"+shellPrompt+" ' bash --norc --noprofile")
 	pane.waitFor("the shell's prompt", func(s []string) bool { return slices.Contains(s, shellPrompt) })
 	pane.typeLine("env " + env + " " + shellQuote(podprofBin) + " explore " + shellQuote(profile))
 	pane.waitFor("the explorer at /", func(s []string) bool { return len(s) > 1 && strings.HasPrefix(s[1], "/  ") })

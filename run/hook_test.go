@@ -18,21 +18,38 @@ import (
 	"github.com/podprof/podprof/tracerd"
 )
 
-// installHook writes contrib/hooks.d/podprof.json, pointed at the test's
-// podprof, into a hooks dir of its own, and returns podman's global flags
-// that use it next to podman's default dirs.
+// installHook writes the installed hook (writeTestHook) into a hooks dir
+// of its own, and returns podman's global flags that use it next to
+// podman's default dirs.
 func installHook(t *testing.T) []string {
 	t.Helper()
 	dir := t.TempDir()
+	writeTestHook(t, dir)
+	return []string{"--hooks-dir", "/usr/share/containers/oci/hooks.d", "--hooks-dir", dir}
+}
+
+// writeTestHook writes contrib/hooks.d/podprof.json, the hook make install
+// installs, into dir, pointed at the test's podprof, with the tests' idle
+// time (TestMain): a tracer the hook starts lingers no longer than those
+// podprof run starts, which the leak checks wait for.
+func writeTestHook(t *testing.T, dir string) {
+	t.Helper()
 	data, err := os.ReadFile("../contrib/hooks.d/podprof.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	hook := strings.Replace(string(data), `"/usr/local/bin/podprof"`, fmt.Sprintf("%q", podprofBin), 1)
-	if err := os.WriteFile(filepath.Join(dir, "podprof.json"), []byte(hook), 0o644); err != nil {
+	var hook hooks.Hook
+	if err := json.Unmarshal(data, &hook); err != nil {
+		t.Fatalf("contrib/hooks.d/podprof.json: %v", err)
+	}
+	hook.Hook.Path = podprofBin
+	hook.Hook.Env = append(hook.Hook.Env, podmancmd.IdleEnv+"="+os.Getenv(podmancmd.IdleEnv))
+	if data, err = json.Marshal(hook); err != nil {
 		t.Fatal(err)
 	}
-	return []string{"--hooks-dir", "/usr/share/containers/oci/hooks.d", "--hooks-dir", dir}
+	if err := os.WriteFile(filepath.Join(dir, "podprof.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // waitProfile waits for the tracer to write path after the container ended.
