@@ -32,7 +32,12 @@ import (
 
 // faultsLabel marks the containers of these tests, so that a leftover is
 // found whatever its name.
-const faultsLabel = "io.podprof.test=faults"
+// testLabel marks the containers of the tests that count them: a leak
+// check counts every container with the key, whatever its value.
+const (
+	testLabel   = "io.podprof.test"
+	faultsLabel = testLabel + "=faults"
+)
 
 // podprofProgs are the names the kernel gives podprof's BPF programs: the
 // function names, cut at 15 bytes.
@@ -52,7 +57,7 @@ type hostState struct {
 	Services                 int // podman system services of the test's podprof runs, and their keepers
 	TempDirs                 int // podprof run temporary dirs of the test's podprof runs, and their services' dirs
 	Tracers                  int // tracer processes of this run's podprof
-	Containers               int // containers labelled faultsLabel
+	Containers               int // containers labelled testLabel, of root's podman
 }
 
 func (s hostState) clean() bool { return s == hostState{} }
@@ -191,7 +196,7 @@ func (lc *leakCheck) state() hostState {
 	}
 	dirs, _ := filepath.Glob(services + "*")
 	s.TempDirs += len(dirs)
-	out, err := exec.Command("podman", "ps", "-a", "-q", "--filter", "label="+faultsLabel).Output()
+	out, err := exec.Command("podman", "ps", "-a", "-q", "--filter", "label="+testLabel).Output()
 	if err != nil {
 		lc.t.Fatalf("podman ps: %v", err)
 	}

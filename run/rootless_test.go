@@ -31,7 +31,7 @@ import (
 const (
 	rootlessA     = "podprof-rootless-a"
 	rootlessB     = "podprof-rootless-b"
-	rootlessLabel = "io.podprof.test=rootless"
+	rootlessLabel = testLabel + "=rootless"
 )
 
 // testUser is an unprivileged user of the host, set up for rootless podman.
@@ -638,6 +638,23 @@ func requireRefusedHook(t *testing.T, r result, dir string, what ...string) {
 	requireUnchanged(t, dir, nil)
 }
 
+// rootContainerPid is the pid of the container root's podman run -d
+// printed the id of; the container is removed when the test ends.
+func rootContainerPid(t *testing.T, runOutput string) int {
+	t.Helper()
+	id := strings.TrimSpace(runOutput)
+	t.Cleanup(func() {
+		if r := runCmd(t, "podman", "rm", "-f", "-t", "0", id); r.code != 0 {
+			t.Errorf("podman rm -f %s: exit %d: %s", id, r.code, r.stderr)
+		}
+	})
+	pid, err := strconv.Atoi(strings.TrimSpace(runCmd(t, "podman", "inspect", "--format", "{{.State.Pid}}", id).stdout))
+	if err != nil || pid <= 0 {
+		t.Fatalf("podman inspect %s: no pid (%v)", id, err)
+	}
+	return pid
+}
+
 // TestRootlessSecurity: each attack is refused with nothing written, the
 // service keeps serving, and nothing leaks. The table of the closing note
 // is these subtests.
@@ -659,9 +676,7 @@ func TestRootlessSecurity(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("root's podman run -d: %+v", r)
 		}
-		id := strings.TrimSpace(r.stdout)
-		t.Cleanup(func() { runCmd(t, "podman", "rm", "-f", "-t", "0", id) })
-		pid, _ := strconv.Atoi(strings.TrimSpace(runCmd(t, "podman", "inspect", "--format", "{{.State.Pid}}", id).stdout))
+		pid := rootContainerPid(t, r.stdout)
 		dir := a.tempDir(t)
 		r = a.hookWith(t, service.socket, pid, filepath.Join(dir, "root.json"))
 		requireRefusedHook(t, r, dir, "not permitted", fmt.Sprintf("process %d is not in a user namespace of uid %d", pid, a.uid))
@@ -670,9 +685,7 @@ func TestRootlessSecurity(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("root's podman run -d --user: %+v", r)
 		}
-		id = strings.TrimSpace(r.stdout)
-		t.Cleanup(func() { runCmd(t, "podman", "rm", "-f", "-t", "0", id) })
-		pid, _ = strconv.Atoi(strings.TrimSpace(runCmd(t, "podman", "inspect", "--format", "{{.State.Pid}}", id).stdout))
+		pid = rootContainerPid(t, r.stdout)
 		r = a.hookWith(t, service.socket, pid, filepath.Join(dir, "root.json"))
 		requireRefusedHook(t, r, dir, "not permitted", "in the host's")
 	})
