@@ -84,7 +84,17 @@ type leakCheck struct {
 func checkLeaks(t *testing.T) *leakCheck {
 	t.Helper()
 	lc := &leakCheck{t: t, pinned: pinnedBPF()}
-	lc.before = lc.state()
+	// What the tests before left lingering (a kept service, a tracer)
+	// goes within one idle time: the test starts from a clean host.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		lc.before = lc.state()
+		if lc.before.clean() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the host is not clean 20s before the test: %s", lc.before)
+		}
+	}
 	t.Logf("host before: %s", lc.before)
 	t.Cleanup(lc.verify)
 	return lc
