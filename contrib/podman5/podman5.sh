@@ -41,9 +41,10 @@ ROOT=${PODPROF_PODMAN5_ROOT:-$CACHE/trixie-podman5}
 SUITE=trixie
 # podman, runc (the suite's runtime, as on the host) and crun (the seccomp
 # replay tests run again under it); what the tests run besides podman: tmux
-# (terminal tests), make (make install). Go is the host's, bound in (tests
+# (terminal tests), make (make install), bash-completion (completion tests,
+# with podman 5's own script). Go is the host's, bound in (tests
 # build helpers, and make install builds podprof).
-PACKAGES=podman,runc,crun,ca-certificates,tmux,make
+PACKAGES=podman,runc,crun,ca-certificates,tmux,make,bash-completion
 # Bump when the chroot's recipe below changes: the cached chroot is rebuilt.
 RECIPE=2
 STAMP=/etc/podprof-podman5.recipe
