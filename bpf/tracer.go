@@ -9,7 +9,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -180,12 +182,14 @@ func (t *Tracer) Close() error {
 		t.reader.Close()
 		t.loopWG.Wait()
 	}
+	// end takes t.mu and forgets the container: collected first, ended
+	// after.
 	t.mu.Lock()
-	for _, c := range t.containers {
+	watched := slices.Collect(maps.Values(t.containers))
+	t.mu.Unlock()
+	for _, c := range watched {
 		c.end(errors.New("tracer closed before the container ended"))
 	}
-	t.containers = nil
-	t.mu.Unlock()
 	t.syscalls.close()
 	if t.coll != nil {
 		t.coll.Close()

@@ -423,3 +423,27 @@ func TestStopLeavesNoWaiter(t *testing.T) {
 		t.Errorf("%d descriptors open after the watch was stopped, %d before", n, descriptors)
 	}
 }
+
+// TestCloseEndsWatches: closing the tracer while it watches a container
+// ends the watch with an error, rather than deadlocking on its own lock.
+func TestCloseEndsWatches(t *testing.T) {
+	tr, err := New(testMode(t))
+	if err != nil {
+		t.Fatalf("loading the tracer (needs root and BTF; CI runs as root): %v", err)
+	}
+	c, cmd := startFakeContainer(t, tr, t.TempDir(), "exec sleep 60")
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	closed := make(chan error, 1)
+	go func() { closed <- tr.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close with a container watched did not return within 10s")
+	}
+	if _, err := c.Wait(context.Background()); err == nil || !strings.Contains(err.Error(), "tracer closed") {
+		t.Errorf("Wait after Close: %v, want the tracer closed", err)
+	}
+}
