@@ -475,14 +475,16 @@ func (h *holder) stop() error {
 
 // waitMineGone waits for the bench's own tracer and kept services to
 // exit. The tracer is the host's shared tracer while it runs: another
-// user's podprof run may be using it and keep it.
+// user's podprof run may be using it and keep it. A tracer lingers for
+// its idle time after its last run, the longest of the bench's runs'
+// (startIdle): only a longer wait is another user's doing.
 func (b *bench) waitMineGone(timeout time.Duration) error {
 	start := time.Now()
 	deadline := start.Add(timeout)
 	for {
 		mine, _ := b.tracers()
 		if len(mine) == 0 && len(b.keptServices()) == 0 {
-			if d := time.Since(start); d > 10*time.Second {
+			if d := time.Since(start); d > startIdle+5*time.Second {
 				b.note("the bench's tracer served %.0f s past the bench's last podprof run: another podprof user's container was using it", d.Seconds())
 			}
 			return nil
