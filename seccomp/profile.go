@@ -24,6 +24,7 @@ const enosys = 38
 const (
 	recordedComment = "recorded by podprof"
 	runtimeComment  = "needed by the OCI runtime after it installs the filter (runc, crun)"
+	signalComment   = "made when a signal arrives: returning from its handler, restarting the call it interrupted"
 )
 
 // runtimeSyscalls are the calls the OCI runtime makes in the container
@@ -51,6 +52,15 @@ var runtimeSyscalls = []string{
 	"setgid", "setgroups", "setuid", "stat", "write",
 }
 
+// signalSyscalls are the calls a process makes because a signal arrived:
+// the return from its handler (the restorer's rt_sigreturn, i386's
+// sigreturn) and the restart of the call it interrupted. A recording run
+// that got no signal does not see them, and any run may get one (SIGCHLD,
+// SIGWINCH, SIGCONT): without them a handled signal kills the workload
+// (python3 segfaulted in one replay in 12 here, on rt_sigreturn). podman's
+// default profile allows them too.
+var signalSyscalls = []string{"restart_syscall", "rt_sigreturn", "sigreturn"}
+
 // archOf is each ABI's seccomp architecture.
 var archOf = map[bpf.ABI]podman.Arch{
 	bpf.X86_64: podman.ArchX86_64,
@@ -58,7 +68,8 @@ var archOf = map[bpf.ABI]podman.Arch{
 	bpf.X32:    podman.ArchX32,
 }
 
-// FromSyscalls is the profile that allows calls and the runtime's own, and
+// FromSyscalls is the profile that allows calls, the runtime's own and
+// those signals make (signalSyscalls), and
 // answers ENOSYS to every other call. Only the ABIs the workload used are
 // allowed at all (x86_64 always: the runtime's). unnamed are the calls
 // libseccomp has no name for, which no profile can allow by name.
@@ -84,6 +95,7 @@ func FromSyscalls(calls []bpf.Syscall) (profile *podman.Seccomp, unnamed []bpf.S
 	profile.Syscalls = []*podman.Syscall{
 		allow(names, recordedComment),
 		allow(runtimeSyscalls, runtimeComment),
+		allow(signalSyscalls, signalComment),
 	}
 	return profile, unnamed
 }
