@@ -87,7 +87,7 @@ func TestReadsArchive(t *testing.T) {
 		{[]string{"report", "--image", "localhost/app:1", "p.json"}, false},
 		{[]string{"report", "p.json"}, false},
 		{[]string{"report", "--no-such-flag", "docker-archive:/tmp/a.tar"}, false}, // podprof says what is wrong
-		{[]string{"images", "docker-archive:/tmp/a.tar"}, false},                 // podman's
+		{[]string{"images", "docker-archive:/tmp/a.tar"}, false},                   // podman's
 		{[]string{"load", "-i", "docker-archive:/tmp/a.tar"}, false},
 		{nil, false},
 	} {
