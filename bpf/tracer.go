@@ -61,10 +61,16 @@ type Tracer struct {
 	mode      Mode
 	coll      *ebpf.Collection
 	dedupSpec *ebpf.MapSpec // one map of this shape per container
-	links     []link.Link
-	syscalls  *syscallRecorder
-	reader    *ringbuf.Reader
-	loopWG    sync.WaitGroup
+	// spareDedup holds a dedup map made ahead: the kernel takes
+	// milliseconds to make one (it zeroes a bucket array of megabytes),
+	// which a container's start would wait for in Watch. Made when the
+	// tracer loads, and in the background each time a Watch takes it.
+	spareDedup chan *ebpf.Map
+	sparesWG   sync.WaitGroup
+	links      []link.Link
+	syscalls   *syscallRecorder
+	reader     *ringbuf.Reader
+	loopWG     sync.WaitGroup
 
 	mu         sync.Mutex
 	containers map[uint32]*Container // by mount namespace inode number
@@ -119,6 +125,7 @@ func load(mode Mode) (_ *Tracer, err error) {
 		mode:       mode,
 		coll:       coll,
 		dedupSpec:  spec.Maps["containers"].InnerMap,
+		spareDedup: make(chan *ebpf.Map, 1),
 		syscalls:   syscalls,
 		containers: make(map[uint32]*Container),
 	}
@@ -135,7 +142,38 @@ func load(mode Mode) (_ *Tracer, err error) {
 	}
 	t.loopWG.Add(1)
 	go t.readLoop()
+	t.makeSpareDedup()
 	return t, nil
+}
+
+// makeSpareDedup makes the next container's dedup map. Failing, it
+// leaves none: Watch then makes its own, and says why it can't.
+func (t *Tracer) makeSpareDedup() {
+	m, err := ebpf.NewMap(t.dedupSpec)
+	if err != nil {
+		return
+	}
+	select {
+	case t.spareDedup <- m:
+	default:
+		m.Close()
+	}
+}
+
+// newDedup is a new, empty dedup map for a container: the spare, replaced
+// in the background, or else one made now.
+func (t *Tracer) newDedup() (*ebpf.Map, error) {
+	select {
+	case m := <-t.spareDedup:
+		t.sparesWG.Add(1)
+		go func() {
+			defer t.sparesWG.Done()
+			t.makeSpareDedup()
+		}()
+		return m, nil
+	default:
+		return ebpf.NewMap(t.dedupSpec)
+	}
 }
 
 // Attach attaches the programs again after Detach.
@@ -191,6 +229,12 @@ func (t *Tracer) Close() error {
 		c.end(errors.New("tracer closed before the container ended"))
 	}
 	t.syscalls.close()
+	t.sparesWG.Wait()
+	select {
+	case m := <-t.spareDedup:
+		m.Close()
+	default:
+	}
 	if t.coll != nil {
 		t.coll.Close()
 	}
@@ -284,7 +328,7 @@ func (c *Container) register() error {
 		old.finish()
 	}
 
-	if c.dedup, err = ebpf.NewMap(t.dedupSpec); err != nil {
+	if c.dedup, err = t.newDedup(); err != nil {
 		return fmt.Errorf("creating the dedup map: %w", err)
 	}
 	// lost first: the kernel only counts into an entry that exists.

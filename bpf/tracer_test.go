@@ -11,9 +11,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/podprof/podprof/internal/e2e"
@@ -446,4 +448,59 @@ func TestCloseEndsWatches(t *testing.T) {
 	if _, err := c.Wait(context.Background()); err == nil || !strings.Contains(err.Error(), "tracer closed") {
 		t.Errorf("Wait after Close: %v, want the tracer closed", err)
 	}
+}
+
+// TestWatchTakesSpareDedup: Watch gives the container the dedup map made
+// ahead, so a container's start does not wait for the kernel to make one;
+// the next spare is made in the background, and Close frees it.
+func TestWatchTakesSpareDedup(t *testing.T) {
+	tr, err := New(testMode(t))
+	if err != nil {
+		t.Fatalf("loading the tracer (needs root and BTF; CI runs as root): %v", err)
+	}
+	closeTracer := sync.OnceValue(tr.Close)
+	defer closeTracer()
+	spareID := func() ebpf.MapID {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for len(tr.spareDedup) == 0 && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		select {
+		case m := <-tr.spareDedup:
+			tr.spareDedup <- m
+			return mapID(t, m)
+		default:
+			t.Fatal("no spare dedup map within 5s")
+			return 0
+		}
+	}
+	first := spareID()
+	c, cmd := startFakeContainer(t, tr, t.TempDir(), "exec sleep 60")
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	if got := mapID(t, c.dedup); got != first {
+		t.Errorf("the watched container's dedup map is map %d, not the spare %d", got, first)
+	}
+	next := spareID()
+	if next == first {
+		t.Errorf("the spare after a Watch is the map the container took (%d)", next)
+	}
+	closeTracer()
+	if m, err := ebpf.NewMapFromID(next); err == nil {
+		m.Close()
+		t.Errorf("the spare dedup map %d is still in the kernel after Close", next)
+	}
+}
+
+func mapID(t *testing.T, m *ebpf.Map) ebpf.MapID {
+	t.Helper()
+	info, err := m.Info()
+	if err != nil {
+		t.Fatalf("the info of a dedup map: %v", err)
+	}
+	id, ok := info.ID()
+	if !ok {
+		t.Fatal("this kernel gives no map ids")
+	}
+	return id
 }
