@@ -51,11 +51,11 @@ func ParseMode(s string) (Mode, error) {
 func (m Mode) programs() []string {
 	switch m {
 	case LSM:
-		return []string{"lsm_file_open"}
+		return []string{podprofProgLsmFileOpen}
 	case Fentry:
-		return []string{"fentry_file_open"}
+		return []string{podprofProgFentryFileOpen}
 	default:
-		return []string{"sys_exit_open", "exec"}
+		return []string{podprofProgSysExitOpen, podprofProgExec}
 	}
 }
 

@@ -124,7 +124,7 @@ func load(mode Mode) (_ *Tracer, err error) {
 	t := &Tracer{
 		mode:       mode,
 		coll:       coll,
-		dedupSpec:  spec.Maps["containers"].InnerMap,
+		dedupSpec:  spec.Maps[podprofMapContainers].InnerMap,
 		spareDedup: make(chan *ebpf.Map, 1),
 		syscalls:   syscalls,
 		containers: make(map[uint32]*Container),
@@ -137,7 +137,7 @@ func load(mode Mode) (_ *Tracer, err error) {
 	if err := t.Attach(); err != nil {
 		return nil, err
 	}
-	if t.reader, err = ringbuf.NewReader(coll.Maps["events"]); err != nil {
+	if t.reader, err = ringbuf.NewReader(coll.Maps[podprofMapEvents]); err != nil {
 		return nil, fmt.Errorf("opening the event ring buffer: %w", err)
 	}
 	t.loopWG.Add(1)
@@ -332,14 +332,14 @@ func (c *Container) register() error {
 		return fmt.Errorf("creating the dedup map: %w", err)
 	}
 	// lost first: the kernel only counts into an entry that exists.
-	if err := t.coll.Maps["lost"].Put(c.inum, uint64(0)); err != nil {
+	if err := t.coll.Maps[podprofMapLost].Put(c.inum, uint64(0)); err != nil {
 		c.dedup.Close()
 		return fmt.Errorf("registering the lost-event counter: %w", err)
 	}
 	t.mu.Lock()
 	t.containers[c.inum] = c
 	t.mu.Unlock()
-	if err := t.coll.Maps["containers"].Put(c.inum, c.dedup); err != nil {
+	if err := t.coll.Maps[podprofMapContainers].Put(c.inum, c.dedup); err != nil {
 		c.forget()
 		return fmt.Errorf("registering the mount namespace: %w", err)
 	}
@@ -404,7 +404,7 @@ func (c *Container) finish() {
 	}
 	err := c.tracer.drain()
 	var lost uint64
-	if lerr := c.tracer.coll.Maps["lost"].Lookup(c.inum, &lost); lerr != nil && err == nil {
+	if lerr := c.tracer.coll.Maps[podprofMapLost].Lookup(c.inum, &lost); lerr != nil && err == nil {
 		err = fmt.Errorf("reading the lost-event counter: %w", lerr)
 	}
 	c.result.Lost = lost
@@ -449,8 +449,8 @@ func (c *Container) forgetLocked() {
 	if t.containers[c.inum] == c {
 		delete(t.containers, c.inum)
 		if t.coll != nil {
-			t.coll.Maps["containers"].Delete(c.inum)
-			t.coll.Maps["lost"].Delete(c.inum)
+			t.coll.Maps[podprofMapContainers].Delete(c.inum)
+			t.coll.Maps[podprofMapLost].Delete(c.inum)
 		}
 	}
 	if c.recordingSyscalls {

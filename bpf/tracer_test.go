@@ -311,7 +311,7 @@ func TestTracerSeparatesContainers(t *testing.T) {
 		t.Errorf("%d containers still registered after both ended", n)
 	}
 	var key uint32
-	if err := tr.coll.Maps["containers"].NextKey(nil, &key); err == nil {
+	if err := tr.coll.Maps[podprofMapContainers].NextKey(nil, &key); err == nil {
 		t.Errorf("the kernel's containers map still holds namespace %d", key)
 	}
 }
