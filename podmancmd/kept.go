@@ -11,10 +11,12 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -181,8 +183,15 @@ func KeepService(dir, podman string, flags []string) int {
 	// Idle from the start: the spawner holds the lock until it holds
 	// the service, so the first teardown can't come before.
 	k.timer = time.AfterFunc(idle, k.expire)
+	// Stopped from outside (kill, a shutdown), it stops the service and
+	// removes its directory as at the end of its idle time.
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
 	go func() {
-		<-svc.Done() // died: a run then starts a new one
+		select {
+		case <-svc.Done(): // died: a run then starts a new one
+		case <-signals:
+		}
 		k.lock()
 		k.stop()
 	}()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -1449,4 +1450,87 @@ func TestBadInputHookAnnotation(t *testing.T) {
 	}
 	lc.verify()
 	requireUnchanged(t, ro, nil)
+}
+
+// ---- stopped from outside ----
+
+// TestFaultTracerStopped: a tracer stopped by SIGTERM (kill, a shutdown)
+// fails the run it traces with its profile unwritten, and leaves no
+// socket or lock behind; the next run starts a new tracer.
+func TestFaultTracerStopped(t *testing.T) {
+	requireImage(t, busyboxImage)
+	idleLongerThanARun(t)
+	lc := checkLeaks(t)
+	stopTracer := func() {
+		t.Helper()
+		tracers := tracerPids(t)
+		if len(tracers) != 1 {
+			t.Fatalf("want the run's tracer, found %v", tracers)
+		}
+		if err := syscall.Kill(tracers[0], syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	out := filepath.Join(t.TempDir(), "p.json")
+	r := launch(t, lc, "run", "--rm", "--label", faultsLabel, "--podprof-output="+out, busyboxImage,
+		"sh", "-c", "echo ready; sleep 2")
+	r.waitFor(t, "ready\n")
+	stopTracer()
+	res := r.wait(t)
+	if res.code != 125 || !strings.HasPrefix(lastLine(res.stderr), "Error: the tracer wrote no profile to "+out) {
+		t.Errorf("exit %d, want 125 and the unwritten profile as the error; stderr:\n%s", res.code, res.stderr)
+	}
+
+	// Lingering after the next run, nobody talks to it: whatever is left
+	// once it is gone, it left.
+	runTrue(t, lc)
+	stopTracer()
+	deadline := time.Now().Add(4 * time.Second)
+	for len(tracerPids(t)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if tracers := tracerPids(t); len(tracers) > 0 {
+		t.Fatalf("tracer %v still runs 4s after SIGTERM", tracers)
+	}
+	socket, lock := tracerd.TracerFiles(podprofBin)
+	for _, path := range []string{socket, lock} {
+		if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s after the tracer was stopped: %v, want it removed", path, err)
+		}
+	}
+}
+
+// TestFaultKeeperStopped: a kept service's keeper stopped by SIGTERM stops
+// the service and removes its directory, as at the end of its idle time.
+func TestFaultKeeperStopped(t *testing.T) {
+	requireImage(t, busyboxImage)
+	idleLongerThanARun(t)
+	lc := checkLeaks(t)
+	runTrue(t, lc)
+	prefix := keptServicesPrefix(t)
+	var keepers []int
+	for _, p := range scanProcs() {
+		if i := slices.Index(p.args, podmancmd.KeepServiceArg); i >= 0 && i+1 < len(p.args) && strings.HasPrefix(p.args[i+1], prefix) {
+			keepers = append(keepers, p.pid)
+		}
+	}
+	if len(keepers) != 1 || len(keptServices(t)) != 1 {
+		t.Fatalf("want the run's keeper and kept service, found keepers %v, services %v", keepers, keptServices(t))
+	}
+	if err := syscall.Kill(keepers[0], syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// Well within the idle time: the stop is the signal's doing.
+	deadline := time.Now().Add(4 * time.Second)
+	for {
+		dirs, _ := filepath.Glob(prefix + "*")
+		if len(dirs) == 0 && len(keptServices(t)) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("4s after SIGTERM to the keeper: directories %v, services %v", dirs, keptServices(t))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

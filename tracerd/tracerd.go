@@ -12,12 +12,17 @@ import (
 	"errors"
 	"fmt"
 	"log/syslog"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
@@ -43,11 +48,16 @@ const tracerDir = "/run/podprof"
 var tracerSocket, tracerLock = tracerPaths()
 
 func tracerPaths() (socket, lock string) {
+	self, _ := podmancmd.Self() // "" if unknown: a build of its own
+	return TracerFiles(self)
+}
+
+// TracerFiles are the socket and the lock file of the tracer of the
+// podprof executable at path.
+func TracerFiles(path string) (socket, lock string) {
 	id := "unknown"
-	if self, err := podmancmd.Self(); err == nil {
-		if build, err := podmancmd.BuildID(self); err == nil {
-			id = build
-		}
+	if build, err := podmancmd.BuildID(path); err == nil {
+		id = build
 	}
 	return filepath.Join(tracerDir, "tracer-"+id+".sock"), filepath.Join(tracerDir, "tracer-"+id+".lock")
 }
@@ -254,6 +264,7 @@ func Daemon(modeName string) int {
 		return fail(fmt.Errorf("listening on %s: %w", tracerSocket, err))
 	}
 	d := newTracerd(tracer, listener, idle)
+	go d.exitOnSignal()
 	fmt.Fprintln(ready, "ok")
 	ready.Close()
 	d.serve()
@@ -263,6 +274,26 @@ func Daemon(modeName string) int {
 	os.Remove(tracerSocket)
 	os.Remove(tracerLock)
 	return 0
+}
+
+// exitOnSignal ends the tracer process when it is stopped from outside
+// (kill, a shutdown) without leaving its socket or lock behind: the next
+// client starts a new tracer at once. The containers it watched go on
+// untraced, and the log says whose profiles are not written.
+func (d *tracerd) exitOnSignal() {
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
+	sig := (<-signals).(syscall.Signal)
+	d.mu.Lock()
+	d.closing = true
+	d.listener.Close() // and its socket
+	unwritten := slices.Sorted(maps.Keys(d.tracing))
+	d.mu.Unlock()
+	os.Remove(tracerLock) // still locked: see Daemon
+	if len(unwritten) > 0 && d.log != nil {
+		d.log.Err(fmt.Sprintf("stopped by %s: these profiles are not written: %s", sig, report.Printable(strings.Join(unwritten, ", "))))
+	}
+	os.Exit(128 + int(sig))
 }
 
 // newTracerd serves the tracer's clients on listener; it lingers for
