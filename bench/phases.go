@@ -739,15 +739,9 @@ func (b *bench) lingeringTracer(ctx context.Context, r *HostTaxResult) error {
 	// It detaches its programs once it has seen the run's watch end, a
 	// moment after the run.
 	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
-		fds, err := fdinfos(mine[0])
+		links, err := heldLinks(mine[0])
 		if err != nil {
 			return err
-		}
-		links := 0
-		for _, kv := range fds {
-			if kv["link_id"] != "" {
-				links++
-			}
 		}
 		if links == 0 {
 			break

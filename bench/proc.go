@@ -549,3 +549,15 @@ func fdinfos(pid int) ([]map[string]string, error) {
 	}
 	return fds, nil
 }
+
+// heldLinks counts the BPF links process pid holds.
+func heldLinks(pid int) (int, error) {
+	fds, err := fdinfos(pid)
+	links := 0
+	for _, fd := range fds {
+		if fd["link_id"] != "" {
+			links++
+		}
+	}
+	return links, err
+}

@@ -11,12 +11,10 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -185,12 +183,11 @@ func KeepService(dir, podman string, flags []string) int {
 	k.timer = time.AfterFunc(idle, k.expire)
 	// Stopped from outside (kill, a shutdown), it stops the service and
 	// removes its directory as at the end of its idle time.
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
+	stopped := StopSignals()
 	go func() {
 		select {
 		case <-svc.Done(): // died: a run then starts a new one
-		case <-signals:
+		case <-stopped:
 		}
 		k.lock()
 		k.stop()

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -164,6 +165,15 @@ func StartDetached(ctx context.Context, cmd *exec.Cmd) (string, error) {
 		cmd.Process.Kill()
 		return "", ctx.Err()
 	}
+}
+
+// StopSignals delivers the signals that stop podprof's background
+// processes (the tracer, a service's keeper, the tracer service) cleanly:
+// SIGTERM (kill, a shutdown) and SIGINT (^C, where run by hand).
+func StopSignals() <-chan os.Signal {
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
+	return signals
 }
 
 // Detached is StartDetached's other side, in the process it started: it

@@ -3,6 +3,8 @@ package seccomp
 import (
 	"slices"
 	"testing"
+
+	podman "go.podman.io/common/pkg/seccomp"
 )
 
 // A profile from a run that got no signal still lets a later run return
@@ -14,7 +16,7 @@ func TestFromSyscallsAllowsSignalReturn(t *testing.T) {
 	}
 	var allowed []string
 	for _, rule := range profile.Syscalls {
-		if rule.Action == "SCMP_ACT_ALLOW" {
+		if rule.Action == podman.ActAllow {
 			allowed = append(allowed, rule.Names...)
 		}
 	}

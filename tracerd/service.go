@@ -9,14 +9,13 @@ import (
 	"log"
 	"net"
 	"os"
-	"os/signal"
 	"os/user"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/podprof/podprof/bpf"
+	"github.com/podprof/podprof/podmancmd"
 )
 
 // The tracer service (`podprof tracer`) is the tracer process run by root
@@ -138,10 +137,9 @@ func Serve(cfg ServiceConfig) error {
 	s := &service{tracerd: d, limits: cfg.Limits, users: make(map[uint32]*userUsage)}
 	s.changed = sync.NewCond(&s.mu)
 
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	stopped := podmancmd.StopSignals()
 	go func() {
-		<-stop
+		<-stopped
 		listener.Close()
 	}()
 	log.Printf("podprof tracer: serving on %s, mode %s; per uid at most %d connections, %d containers, %d recorded files",

@@ -16,7 +16,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
@@ -281,9 +280,7 @@ func Daemon(modeName string) int {
 // client starts a new tracer at once. The containers it watched go on
 // untraced, and the log says whose profiles are not written.
 func (d *tracerd) exitOnSignal() {
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
-	sig := (<-signals).(syscall.Signal)
+	sig := (<-podmancmd.StopSignals()).(syscall.Signal)
 	d.mu.Lock()
 	d.closing = true
 	d.listener.Close() // and its socket

@@ -42,9 +42,8 @@ SUITE=trixie
 # podman, runc (the suite's runtime, as on the host) and crun (the seccomp
 # replay tests run again under it); what the tests run besides podman: tmux
 # (terminal tests), make and man-db (make install and its man pages),
-# bash-completion (completion tests,
-# with podman 5's own script). Go is the host's, bound in (tests
-# build helpers, and make install builds podprof).
+# bash-completion (completion tests, with podman 5's own script). Go is the
+# host's, bound in (tests build helpers, and make install builds podprof).
 PACKAGES=podman,runc,crun,ca-certificates,tmux,make,bash-completion,man-db
 # Bump when the chroot's recipe below changes: the cached chroot is rebuilt.
 RECIPE=2
