@@ -5,8 +5,12 @@
 // podprof's kernel side: record every file a traced container opens, once.
 //
 // A container is traced when its mount namespace's inode number is a key of
-// the `containers` map; the value is that container's own dedup map, so that
-// forgetting a container (deleting its key) frees everything it recorded.
+// the `containers` map; the value is the slot of `dedups` that holds that
+// container's own dedup map, so that forgetting a container (deleting its
+// slot) frees everything it recorded. A slot, not the map itself: the kernel
+// waits for an RCU grace period (milliseconds) on every update of a map of
+// maps, so the Go side fills a slot ahead, and the container's start only
+// waits for an update of a plain hash.
 //
 // Three ways to see an open, one chosen at load time by the Go side:
 //   lsm/file_open               every open, needs `bpf` in the active LSM list;
@@ -76,12 +80,34 @@ struct dedup_map {
 	__uint(value_size, sizeof(__u32));
 };
 
+#define MAX_CONTAINERS 4096
+
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
-	__uint(max_entries, 4096);
-	__type(key, __u32); // mount namespace inode number
-	__array(values, struct dedup_map);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_CONTAINERS);
+	__type(key, __u32);   // mount namespace inode number
+	__type(value, __u32); // its slot of dedups
 } containers SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	// Room for slots filled ahead and slots being emptied, which waits for
+	// a grace period too, besides the containers'.
+	__uint(max_entries, 2 * MAX_CONTAINERS);
+	__type(key, __u32);
+	__array(values, struct dedup_map);
+} dedups SEC(".maps");
+
+// dedup_map_of returns the dedup map of the container whose mount namespace
+// has inode number inum, or NULL if it is not traced.
+static __always_inline void *dedup_map_of(__u32 inum)
+{
+	__u32 *slot = bpf_map_lookup_elem(&containers, &inum);
+
+	if (!slot)
+		return NULL;
+	return bpf_map_lookup_elem(&dedups, slot);
+}
 
 // Events the ring buffer had no room for, per container. The Go side creates
 // the entry when it starts tracing, so the kernel only ever increments.
@@ -239,7 +265,7 @@ __noinline int report(__u64 dentry_ptr, __u64 vfsmnt_ptr, __u32 flags)
 	struct dentry *dentry = (void *)dentry_ptr;
 	struct vfsmount *vfsmnt = (void *)vfsmnt_ptr;
 
-	void *seen = bpf_map_lookup_elem(&containers, &inum);
+	void *seen = dedup_map_of(inum);
 	if (!seen)
 		return 0;
 	struct dedup_key key = dedup_key_of(dentry, vfsmnt);
@@ -299,7 +325,7 @@ static __always_inline void *traced(struct task_struct *task, struct mnt_namespa
 	*ns = task->nsproxy->mnt_ns;
 	__u32 inum = (*ns)->ns.inum;
 
-	return bpf_map_lookup_elem(&containers, &inum);
+	return dedup_map_of(inum);
 }
 
 // open_flags says how file was opened. Only the kernel's own opens for

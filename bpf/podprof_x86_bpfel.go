@@ -49,6 +49,7 @@ type podprofSyscallSet struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	podprofMapContainers      = "containers"
+	podprofMapDedups          = "dedups"
 	podprofMapEvents          = "events"
 	podprofMapLost            = "lost"
 	podprofMapScratch         = "scratch"
@@ -114,6 +115,7 @@ type podprofProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type podprofMapSpecs struct {
 	Containers  *ebpf.MapSpec `ebpf:"containers"`
+	Dedups      *ebpf.MapSpec `ebpf:"dedups"`
 	Events      *ebpf.MapSpec `ebpf:"events"`
 	Lost        *ebpf.MapSpec `ebpf:"lost"`
 	Scratch     *ebpf.MapSpec `ebpf:"scratch"`
@@ -147,6 +149,7 @@ func (o *podprofObjects) Close() error {
 // It can be passed to loadPodprofObjects or ebpf.CollectionSpec.LoadAndAssign.
 type podprofMaps struct {
 	Containers  *ebpf.Map `ebpf:"containers"`
+	Dedups      *ebpf.Map `ebpf:"dedups"`
 	Events      *ebpf.Map `ebpf:"events"`
 	Lost        *ebpf.Map `ebpf:"lost"`
 	Scratch     *ebpf.Map `ebpf:"scratch"`
@@ -156,6 +159,7 @@ type podprofMaps struct {
 func (m *podprofMaps) Close() error {
 	return _PodprofClose(
 		m.Containers,
+		m.Dedups,
 		m.Events,
 		m.Lost,
 		m.Scratch,

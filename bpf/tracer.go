@@ -58,19 +58,13 @@ type Result struct {
 
 // Tracer holds the BPF programs, shared by every container it watches.
 type Tracer struct {
-	mode      Mode
-	coll      *ebpf.Collection
-	dedupSpec *ebpf.MapSpec // one map of this shape per container
-	// spareDedup holds a dedup map made ahead: the kernel takes
-	// milliseconds to make one (it zeroes a bucket array of megabytes),
-	// which a container's start would wait for in Watch. Made when the
-	// tracer loads, and in the background each time a Watch takes it.
-	spareDedup chan *ebpf.Map
-	sparesWG   sync.WaitGroup
-	links      []link.Link
-	syscalls   *syscallRecorder
-	reader     *ringbuf.Reader
-	loopWG     sync.WaitGroup
+	mode     Mode
+	coll     *ebpf.Collection
+	dedups   *dedupSlots // each container's dedup map, made ahead
+	links    []link.Link
+	syscalls *syscallRecorder
+	reader   *ringbuf.Reader
+	loopWG   sync.WaitGroup
 
 	mu         sync.Mutex
 	containers map[uint32]*Container // by mount namespace inode number
@@ -124,8 +118,7 @@ func load(mode Mode) (_ *Tracer, err error) {
 	t := &Tracer{
 		mode:       mode,
 		coll:       coll,
-		dedupSpec:  spec.Maps[podprofMapContainers].InnerMap,
-		spareDedup: make(chan *ebpf.Map, 1),
+		dedups:     newDedupSlots(spec.Maps[podprofMapDedups].InnerMap, coll.Maps[podprofMapDedups]),
 		syscalls:   syscalls,
 		containers: make(map[uint32]*Container),
 	}
@@ -142,38 +135,7 @@ func load(mode Mode) (_ *Tracer, err error) {
 	}
 	t.loopWG.Add(1)
 	go t.readLoop()
-	t.makeSpareDedup()
 	return t, nil
-}
-
-// makeSpareDedup makes the next container's dedup map. Failing, it
-// leaves none: Watch then makes its own, and says why it can't.
-func (t *Tracer) makeSpareDedup() {
-	m, err := ebpf.NewMap(t.dedupSpec)
-	if err != nil {
-		return
-	}
-	select {
-	case t.spareDedup <- m:
-	default:
-		m.Close()
-	}
-}
-
-// newDedup is a new, empty dedup map for a container: the spare, replaced
-// in the background, or else one made now.
-func (t *Tracer) newDedup() (*ebpf.Map, error) {
-	select {
-	case m := <-t.spareDedup:
-		t.sparesWG.Add(1)
-		go func() {
-			defer t.sparesWG.Done()
-			t.makeSpareDedup()
-		}()
-		return m, nil
-	default:
-		return ebpf.NewMap(t.dedupSpec)
-	}
 }
 
 // Attach attaches the programs again after Detach.
@@ -229,11 +191,8 @@ func (t *Tracer) Close() error {
 		c.end(errors.New("tracer closed before the container ended"))
 	}
 	t.syscalls.close()
-	t.sparesWG.Wait()
-	select {
-	case m := <-t.spareDedup:
-		m.Close()
-	default:
+	if t.dedups != nil {
+		t.dedups.close()
 	}
 	if t.coll != nil {
 		t.coll.Close()
@@ -252,8 +211,8 @@ type Container struct {
 	// exits (Stop, Close): closing pidfd would not wake a thread blocked
 	// in poll on it. waitExit closes it; -1 then.
 	wake  int
-	ns    *os.File // the mount namespace, held open while traced
-	dedup *ebpf.Map
+	ns    *os.File   // the mount namespace, held open while traced
+	dedup *dedupSlot // while it has one
 
 	recordSyscalls    bool
 	recordingSyscalls bool // the kernel has the container's set
@@ -328,18 +287,20 @@ func (c *Container) register() error {
 		old.finish()
 	}
 
-	if c.dedup, err = t.newDedup(); err != nil {
-		return fmt.Errorf("creating the dedup map: %w", err)
+	slot, err := t.dedups.take()
+	if err != nil {
+		return err
 	}
 	// lost first: the kernel only counts into an entry that exists.
 	if err := t.coll.Maps[podprofMapLost].Put(c.inum, uint64(0)); err != nil {
-		c.dedup.Close()
+		t.dedups.release(slot)
 		return fmt.Errorf("registering the lost-event counter: %w", err)
 	}
+	c.dedup = &slot
 	t.mu.Lock()
 	t.containers[c.inum] = c
 	t.mu.Unlock()
-	if err := t.coll.Maps[podprofMapContainers].Put(c.inum, c.dedup); err != nil {
+	if err := t.coll.Maps[podprofMapContainers].Put(c.inum, slot.index); err != nil {
 		c.forget()
 		return fmt.Errorf("registering the mount namespace: %w", err)
 	}
@@ -458,7 +419,8 @@ func (c *Container) forgetLocked() {
 		c.recordingSyscalls = false
 	}
 	if c.dedup != nil {
-		c.dedup.Close()
+		// After the delete from containers: no new open finds the slot.
+		t.dedups.release(*c.dedup)
 		c.dedup = nil
 	}
 	if c.pidfd >= 0 {

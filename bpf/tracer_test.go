@@ -450,45 +450,72 @@ func TestCloseEndsWatches(t *testing.T) {
 	}
 }
 
-// TestWatchTakesSpareDedup: Watch gives the container the dedup map made
-// ahead, so a container's start does not wait for the kernel to make one;
-// the next spare is made in the background, and Close frees it.
-func TestWatchTakesSpareDedup(t *testing.T) {
+// TestWatchTakesFilledSlot: Watch gives the container the slot of dedups
+// filled ahead, so a container's start waits neither for the kernel to
+// make a map nor for a grace period; the next slot is filled in the
+// background; a container's end empties its slot, and Close the spare.
+func TestWatchTakesFilledSlot(t *testing.T) {
 	tr, err := New(testMode(t))
 	if err != nil {
 		t.Fatalf("loading the tracer (needs root and BTF; CI runs as root): %v", err)
 	}
 	closeTracer := sync.OnceValue(tr.Close)
 	defer closeTracer()
-	spareID := func() ebpf.MapID {
+	spare := func() dedupSlot {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for len(tr.spareDedup) == 0 && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
 		select {
-		case m := <-tr.spareDedup:
-			tr.spareDedup <- m
-			return mapID(t, m)
-		default:
-			t.Fatal("no spare dedup map within 5s")
-			return 0
+		case slot := <-tr.dedups.spare:
+			tr.dedups.spare <- slot
+			return slot
+		case <-time.After(5 * time.Second):
+			t.Fatal("no slot filled ahead within 5s")
+			return dedupSlot{}
 		}
 	}
-	first := spareID()
+	// inSlot is the id of the map in the kernel's slot index, 0 if none.
+	inSlot := func(index uint32) ebpf.MapID {
+		var id ebpf.MapID
+		if err := tr.coll.Maps[podprofMapDedups].Lookup(index, &id); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			t.Fatalf("looking up slot %d: %v", index, err)
+		}
+		return id
+	}
+	first := spare()
+	firstID := mapID(t, first.m)
+	if got := inSlot(first.index); got != firstID {
+		t.Fatalf("slot %d filled ahead holds map %d in the kernel, not %d", first.index, got, firstID)
+	}
 	c, cmd := startFakeContainer(t, tr, t.TempDir(), "exec sleep 60")
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	if got := mapID(t, c.dedup); got != first {
-		t.Errorf("the watched container's dedup map is map %d, not the spare %d", got, first)
+	if *c.dedup != first {
+		t.Errorf("the watched container has slot %d, not the one filled ahead, %d", c.dedup.index, first.index)
 	}
-	next := spareID()
-	if next == first {
-		t.Errorf("the spare after a Watch is the map the container took (%d)", next)
+	var slot uint32
+	if err := tr.coll.Maps[podprofMapContainers].Lookup(c.inum, &slot); err != nil || slot != first.index {
+		t.Errorf("the kernel's containers map has slot %d (%v) for the container, want %d", slot, err, first.index)
 	}
+	next := spare()
+	if next.index == first.index {
+		t.Errorf("the slot filled after a Watch is the one the container took (%d)", next.index)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if _, err := c.Wait(context.Background()); err != nil {
+		t.Fatalf("Wait: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for inSlot(first.index) != 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if inSlot(first.index) != 0 {
+		t.Errorf("slot %d still holds the ended container's map after 5s", first.index)
+	}
+	nextID := mapID(t, next.m)
 	closeTracer()
-	if m, err := ebpf.NewMapFromID(next); err == nil {
-		m.Close()
-		t.Errorf("the spare dedup map %d is still in the kernel after Close", next)
+	for _, id := range []ebpf.MapID{firstID, nextID} {
+		if m, err := ebpf.NewMapFromID(id); err == nil {
+			m.Close()
+			t.Errorf("dedup map %d is still in the kernel after the container's end and Close", id)
+		}
 	}
 }
 
