@@ -23,7 +23,7 @@ import (
 
 	"github.com/podprof/podprof/podmancmd"
 	"github.com/podprof/podprof/report"
-	"github.com/podprof/podprof/tracerd"
+	"github.com/podprof/podprof/tracerd/hook"
 )
 
 // Faults, load, hostile containers and bad input: podprof leaves the host
@@ -161,7 +161,7 @@ func (lc *leakCheck) state() hostState {
 	}
 	isTracer := func(p procInfo) bool {
 		exe, err := os.Stat(fmt.Sprintf("/proc/%d/exe", p.pid))
-		return err == nil && os.SameFile(exe, self) && len(p.args) >= 3 && p.args[1] == "hook" && p.args[2] == tracerd.DaemonArg
+		return err == nil && os.SameFile(exe, self) && len(p.args) >= 3 && p.args[1] == "hook" && p.args[2] == hook.DaemonArg
 	}
 	count := func(holders []procInfo, mine, orphans *int) {
 		switch {
@@ -399,7 +399,7 @@ func (r *running) waitFor(t *testing.T, text string) {
 			if strings.Contains(r.stdout.String(), text) {
 				return
 			}
-			t.Fatalf("exited %d before printing %q; stdout:\n%s\nstderr:\n%s", r.code, text, r.stdout, r.stderr)
+			t.Fatalf("%s exited %d before printing %q; stdout:\n%s\nstderr:\n%s", filepath.Base(r.cmd.Path), r.code, text, r.stdout, r.stderr)
 		case <-deadline:
 			t.Fatalf("did not print %q within 60s; stdout:\n%s\nstderr:\n%s", text, r.stdout, r.stderr)
 		case <-time.After(10 * time.Millisecond):
@@ -536,7 +536,8 @@ while :; do sleep 0.1; done`, ints, terms)
 // previous one.
 func signalled(t *testing.T, lc *leakCheck, args []string, script string, sigs ...syscall.Signal) result {
 	t.Helper()
-	args = append(append([]string{"run", "--rm", "--label", faultsLabel}, args...), busyboxImage, "sh", "-c", script)
+	name := fmt.Sprintf("podprof-faults-signalled-%d-%d", os.Getpid(), time.Now().UnixNano())
+	args = append(append([]string{"run", "--rm", "--name", name, "--label", faultsLabel}, args...), busyboxImage, "sh", "-c", script)
 	var r *running
 	if lc == nil {
 		r = start(t, nil, exec.Command("podman", args...))
@@ -544,6 +545,11 @@ func signalled(t *testing.T, lc *leakCheck, args []string, script string, sigs .
 		r = launch(t, lc, args...)
 	}
 	r.waitFor(t, "ready\n")
+	// The container runs before podman marks it running, once the
+	// runtime's start returns: a signal in between finds it "created",
+	// and podman's proxy, which can't forward it, raises it on podman
+	// itself (podman's race, with or without podprof).
+	waitRunning(t, name)
 	counts := map[syscall.Signal]int{}
 	for _, sig := range sigs {
 		r.signal(t, sig)
@@ -552,6 +558,22 @@ func signalled(t *testing.T, lc *leakCheck, args []string, script string, sigs .
 		r.waitFor(t, fmt.Sprintf("got %s %d\n", name, counts[sig]))
 	}
 	return r.wait(t)
+}
+
+// waitRunning waits until podman says the container is running.
+func waitRunning(t *testing.T, name string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r := runCmd(t, "podman", "container", "inspect", "--format", "{{.State.Status}}", name)
+		if strings.TrimSpace(r.stdout) == "running" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("container %s is not running 30s after it printed ready: %s%s", name, r.stdout, r.stderr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // TestFaultCtrlC: Ctrl-C reaches the container as with podman, whose exit
@@ -1443,7 +1465,7 @@ func TestBadInputHookAnnotation(t *testing.T) {
 	if err := syscall.Mount("", ro, "", syscall.MS_BIND|syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
 		t.Fatal(err)
 	}
-	args := append(installHook(t), "run", "--rm", "--label", faultsLabel, "--annotation", tracerd.ProfileAnnotation+"="+filepath.Join(ro, "p.json"), busyboxImage, "echo", "ran")
+	args := append(installHook(t), "run", "--rm", "--label", faultsLabel, "--annotation", hook.ProfileAnnotation+"="+filepath.Join(ro, "p.json"), busyboxImage, "echo", "ran")
 	r := runCmd(t, "podman", args...)
 	if r.code == 0 || strings.Contains(r.stdout, "ran") || !strings.Contains(r.stderr, "read-only file system") {
 		t.Errorf("want the container refused for its read-only profile dir; exit %d, stdout %q, stderr:\n%s", r.code, r.stdout, r.stderr)
@@ -1493,7 +1515,7 @@ func TestFaultTracerStopped(t *testing.T) {
 	if tracers := tracerPids(t); len(tracers) > 0 {
 		t.Fatalf("tracer %v still runs 4s after SIGTERM", tracers)
 	}
-	socket, lock := tracerd.TracerFiles(podprofBin)
+	socket, lock := hook.TracerFiles(podprofBin)
 	for _, path := range []string{socket, lock} {
 		if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("%s after the tracer was stopped: %v, want it removed", path, err)
