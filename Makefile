@@ -1,5 +1,5 @@
 # podprof Makefile. Targets:
-#   build (default)  ./podprof, static (CGO_ENABLED=0); no clang needed
+#   build (default)  ./podprof, ./podprof-podman, ./podprof-hook, static (CGO_ENABLED=0); no clang needed
 #   generate         regenerate the BPF objects (go generate ./bpf; needs clang) and the
 #                    system call name table (go generate ./seccomp; needs scmp_sys_resolver)
 #   setup            contrib/setup.sh: packages, mounts, containers.conf, test images
@@ -59,11 +59,13 @@ export CGO_ENABLED := 0
 
 all: build
 
-# podprof, and podprof-podman beside it, which podprof execs for `run` and
-# `slim` (podmancmd.APIExecutable).
+# podprof, and beside it podprof-podman, which podprof execs for `run` and
+# `slim` (podmancmd.APIExecutable), and podprof-hook, the OCI hook
+# (podmancmd.HookExecutable), which links the hook alone.
 build:
 	$(GO) build -tags "$(GO_TAGS)" -ldflags "$(GO_LDFLAGS)" -o podprof .
 	$(GO) build -tags "$(GO_TAGS)" -ldflags "$(GO_LDFLAGS)" -o podprof-podman ./run/podprof-podman
+	$(GO) build -o podprof-hook ./tracerd/podprof-hook
 
 generate:
 	$(GO) generate ./bpf ./seccomp
@@ -130,6 +132,7 @@ man:
 install: build man
 	install -D -m 0755 podprof $(DESTDIR)$(PREFIX)/bin/podprof
 	install -D -m 0755 podprof-podman $(DESTDIR)$(PREFIX)/bin/podprof-podman
+	install -D -m 0755 podprof-hook $(DESTDIR)$(PREFIX)/bin/podprof-hook
 	install -d $(DESTDIR)$(MANDIR)/man1
 	install -m 0644 man/*.1 $(DESTDIR)$(MANDIR)/man1/
 	install -d $(DESTDIR)$(BASHCOMPLETIONDIR) $(DESTDIR)$(ZSHCOMPLETIONDIR) $(DESTDIR)$(FISHCOMPLETIONDIR)
@@ -137,7 +140,7 @@ install: build man
 	./podprof completion -f $(DESTDIR)$(ZSHCOMPLETIONDIR)/_podprof zsh
 	./podprof completion -f $(DESTDIR)$(FISHCOMPLETIONDIR)/podprof.fish fish
 	install -d $(DESTDIR)$(HOOKSDIR)
-	sed 's|"/usr/local/bin/podprof"|"$(PREFIX)/bin/podprof"|' contrib/hooks.d/podprof.json >$(DESTDIR)$(HOOKSDIR)/podprof.json
+	sed 's|"/usr/local/bin/podprof-hook"|"$(PREFIX)/bin/podprof-hook"|' contrib/hooks.d/podprof.json >$(DESTDIR)$(HOOKSDIR)/podprof.json
 	chmod 0644 $(DESTDIR)$(HOOKSDIR)/podprof.json
 	install -d $(DESTDIR)$(SYSTEMDDIR)
 	install -m 0644 contrib/systemd/podprof-tracer.socket $(DESTDIR)$(SYSTEMDDIR)/podprof-tracer.socket
@@ -145,7 +148,7 @@ install: build man
 	chmod 0644 $(DESTDIR)$(SYSTEMDDIR)/podprof-tracer.service
 
 clean:
-	rm -f podprof podprof-podman
+	rm -f podprof podprof-podman podprof-hook
 	rm -rf man
 
 .PHONY: check

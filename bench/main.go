@@ -174,13 +174,16 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	// A copy: a rebuild of ./podprof during the bench changes nothing, and
 	// its tracer process is told from anyone else's by its executable.
-	// podprof-podman, which podprof execs for run and slim, goes beside it.
+	// podprof-podman, which podprof execs for run and slim, and
+	// podprof-hook, the hook, go beside it.
 	b.podprof = filepath.Join(b.tmp, "podprof")
 	if err := copyFile(podprof, b.podprof, 0o755); err != nil {
 		return err
 	}
-	if err := copyFile(filepath.Join(filepath.Dir(podprof), podmancmd.APIExecutable), filepath.Join(b.tmp, podmancmd.APIExecutable), 0o755); err != nil {
-		return err
+	for _, name := range []string{podmancmd.APIExecutable, podmancmd.HookExecutable} {
+		if err := copyFile(filepath.Join(filepath.Dir(podprof), name), filepath.Join(b.tmp, name), 0o755); err != nil {
+			return err
+		}
 	}
 	buildID, err := podmancmd.BuildID(b.podprof)
 	if err != nil {

@@ -50,7 +50,7 @@ func (b *bench) rows() [][]string {
 		for _, c := range s.Components {
 			if c.Name == hookComponent {
 				g, met := goal("hook exec to Watch")
-				rows = append(rows, []string{fmt.Sprintf("hook exec to Watch, tracer loaded, %d runs", c.Stats.N), "", "podprof hook " + fmtStat(c.Stats, secs), "", g, met})
+				rows = append(rows, []string{fmt.Sprintf("hook exec to Watch, tracer loaded, %d runs", c.Stats.N), "", "podprof-hook " + fmtStat(c.Stats, secs), "", g, met})
 			}
 		}
 		if s.HookOnly.Runs > 0 {

@@ -326,16 +326,7 @@ func (b *bench) hookOnlyPairs(ctx context.Context) (StartPair, error) {
 // writeHook writes make install's hook for the bench's podprof, with env,
 // to a new hooks dir.
 func (b *bench) writeHook(dir string, env ...string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	hook, _ := json.Marshal(map[string]any{
-		"version": "1.0.0",
-		"hook":    map[string]any{"path": b.podprof, "args": []string{"podprof", "hook"}, "env": env},
-		"when":    map[string]any{"annotations": map[string]string{`^io\.podprof\.profile$`: ".+"}},
-		"stages":  []string{"prestart"},
-	})
-	return os.WriteFile(filepath.Join(dir, "podprof.json"), hook, 0o644)
+	return e2e.WriteInstalledHook(".", dir, b.podprof, env...)
 }
 
 // hookComponent names the hook's time, exec to Watch, among the start's
@@ -343,7 +334,7 @@ func (b *bench) writeHook(dir string, env ...string) error {
 const hookComponent = "prestart hook, warm"
 
 // hookTimes times the OCI prestart hook, which runc waits for before it
-// starts the container's program: `podprof hook` with the state of an
+// starts the container's program: podprof-hook with the state of an
 // untraced sleeping container on stdin, while a tracer is loaded (a holder
 // runs). It returns once the tracer watches that container.
 func (b *bench) hookTimes(ctx context.Context) (Component, error) {
@@ -367,18 +358,18 @@ func (b *bench) hookTimes(ctx context.Context) (Component, error) {
 			"bundle":      b.tmp, // not podman's layout: the profile names no image
 			"annotations": map[string]string{"io.podprof.profile": b.profilePath("hook")},
 		})
-		cmd := exec.CommandContext(ctx, b.podprof, "hook")
+		cmd := exec.CommandContext(ctx, filepath.Join(filepath.Dir(b.podprof), podmancmd.HookExecutable))
 		cmd.Stdin = bytes.NewReader(state)
 		start := time.Now()
 		out, err := cmd.CombinedOutput()
 		d := time.Since(start)
 		output("podman", "rm", "-f", "-t", "0", name)
 		if err != nil {
-			return Component{}, fmt.Errorf("podprof hook: %v: %s", err, out)
+			return Component{}, fmt.Errorf("podprof-hook: %v: %s", err, out)
 		}
 		times = append(times, d.Seconds())
 	}
-	return Component{hookComponent, "`podprof hook` given a container's OCI state, a tracer loaded: exec + init of the podprof binary, connect, Watch; runc waits for it before the container's program starts", newStats(times)}, nil
+	return Component{hookComponent, "podprof-hook given a container's OCI state, a tracer loaded: exec + init of the hook's binary, connect, Watch; runc waits for it before the container's program starts", newStats(times)}, nil
 }
 
 // spawnTracer starts the tracer process the way podprof run does and times

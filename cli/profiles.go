@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/podprof/podprof/report"
-	"github.com/podprof/podprof/tracerd"
+	"github.com/podprof/podprof/tracerd/hook"
 )
 
 // DefaultProfileDir is where podprof run writes profiles unless
@@ -21,7 +21,7 @@ const DefaultProfileDir = "/var/lib/podprof/profiles"
 // write there, has its own: $XDG_DATA_HOME/podprof/profiles
 // (~/.local/share/podprof/profiles).
 func ProfileDir() string {
-	if tracerd.Privileged() {
+	if hook.Privileged() {
 		return DefaultProfileDir
 	}
 	data := os.Getenv("XDG_DATA_HOME")

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/podprof/podprof/tracerd"
+	"github.com/podprof/podprof/tracerd/hook"
 )
 
 const tracerHelp = `The tracer service, run by root for good, so that users without root can
@@ -36,14 +37,14 @@ func tracerCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if !tracerd.Privileged() {
+			if !hook.Privileged() {
 				return errors.New("podprof tracer loads eBPF programs: run it as root (users without root connect to it)")
 			}
 			return tracerd.Serve(cfg)
 		},
 	}
 	flags := cmd.Flags()
-	flags.StringVar(&socket, "socket", tracerd.ServiceSocket(), "serve on `PATH` (clients find it there, or in $"+tracerd.ServiceSocketEnv+")")
+	flags.StringVar(&socket, "socket", hook.ServiceSocket(), "serve on `PATH` (clients find it there, or in $"+hook.ServiceSocketEnv+")")
 	flags.StringVar(&group, "group", "", "the socket's group: only its members (and root) may connect; mode 0660 unless --mode says otherwise")
 	flags.StringVar(&mode, "mode", "", "the socket's permissions, octal (default 0666, or 0660 with --group)")
 	flags.StringVar(&tracerMode, "tracer", "auto", "tracer mode: auto, lsm, fentry or tracepoint")

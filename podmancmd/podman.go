@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -113,8 +114,11 @@ func GlobalValue(global []string, name string) (value string, given bool) {
 }
 
 // podmanFlagLine matches a flag line of podman's help: "  -r, --remote",
-// "      --root string".
-var podmanFlagLine = regexp.MustCompile(`^\s+(?:-(\w), )?--([\w-]+)( \S+)?\s`)
+// "      --root string". Compiled on first use: podprof-hook, which a
+// container's start waits for, links this package and reads no help.
+var podmanFlagLine = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^\s+(?:-(\w), )?--([\w-]+)( \S+)?\s`)
+})
 
 // A GlobalFlag is one of podman's global flags.
 type GlobalFlag struct {
@@ -158,7 +162,7 @@ func GlobalFlags() (map[string]GlobalFlag, error) {
 func helpGlobalFlags(help string) map[string]GlobalFlag {
 	flags := maps.Clone(hiddenGlobalFlags)
 	for _, line := range strings.Split(help, "\n") {
-		m := podmanFlagLine.FindStringSubmatch(line + " ")
+		m := podmanFlagLine().FindStringSubmatch(line + " ")
 		if m == nil {
 			continue
 		}

@@ -28,27 +28,39 @@ import (
 // process run, and which every other command goes through, does not.
 const APIExecutable = "podprof-podman"
 
-// Self is podprof's own executable, the one users run and the hook
-// names, also when the caller is podprof-podman: the tracer process a
-// container's hook talks to is the one podprof run holds.
+// HookExecutable is the name of podprof's OCI prestart hook, installed
+// beside podprof: a container's start waits for it, so it is built of the
+// hook alone (tracerd/podprof-hook), without the packages whose start
+// alone takes podprof 15 ms.
+const HookExecutable = "podprof-hook"
+
+// Self is podprof's own executable, the one users run, also when the
+// caller is podprof-podman or podprof-hook: the tracer process a
+// container's hook talks to is the one podprof run holds, which podprof
+// runs.
 func Self() (string, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return "", fmt.Errorf("finding podprof's own executable: %w", err)
 	}
-	if filepath.Base(exe) == APIExecutable {
+	if name := filepath.Base(exe); name == APIExecutable || name == HookExecutable {
 		return filepath.Join(filepath.Dir(exe), "podprof"), nil
 	}
 	return exe, nil
 }
 
 // APIPath is podprof-podman, beside podprof.
-func APIPath() (string, error) {
+func APIPath() (string, error) { return besideSelf(APIExecutable) }
+
+// HookPath is podprof-hook, beside podprof.
+func HookPath() (string, error) { return besideSelf(HookExecutable) }
+
+func besideSelf(name string) (string, error) {
 	self, err := Self()
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(filepath.Dir(self), APIExecutable), nil
+	return filepath.Join(filepath.Dir(self), name), nil
 }
 
 // ExecAPI replaces podprof with podprof-podman, given podprof's arguments

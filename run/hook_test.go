@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,9 +14,10 @@ import (
 
 	hooks "go.podman.io/common/pkg/hooks/1.0.0"
 
+	"github.com/podprof/podprof/internal/e2e"
 	"github.com/podprof/podprof/podmancmd"
 	"github.com/podprof/podprof/report"
-	"github.com/podprof/podprof/tracerd"
+	"github.com/podprof/podprof/tracerd/hook"
 )
 
 // installHook writes the installed hook (writeTestHook) into a hooks dir
@@ -34,20 +36,7 @@ func installHook(t *testing.T) []string {
 // podprof run starts, which the leak checks wait for.
 func writeTestHook(t *testing.T, dir string) {
 	t.Helper()
-	data, err := os.ReadFile("../contrib/hooks.d/podprof.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var hook hooks.Hook
-	if err := json.Unmarshal(data, &hook); err != nil {
-		t.Fatalf("contrib/hooks.d/podprof.json: %v", err)
-	}
-	hook.Hook.Path = podprofBin
-	hook.Hook.Env = append(hook.Hook.Env, podmancmd.IdleEnv+"="+os.Getenv(podmancmd.IdleEnv))
-	if data, err = json.Marshal(hook); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "podprof.json"), data, 0o644); err != nil {
+	if err := e2e.WriteInstalledHook("..", dir, podprofBin, podmancmd.IdleEnv+"="+os.Getenv(podmancmd.IdleEnv)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -86,7 +75,7 @@ func TestStandaloneHook(t *testing.T) {
 	requireImage(t, demoImage)
 	hooks := installHook(t)
 	out := filepath.Join(t.TempDir(), "out.json")
-	args := append(hooks, "run", "--rm", "--annotation", tracerd.ProfileAnnotation+"="+out, demoImage, "/bin/sh", "-c", "date; cat /etc/os-release")
+	args := append(hooks, "run", "--rm", "--annotation", hook.ProfileAnnotation+"="+out, demoImage, "/bin/sh", "-c", "date; cat /etc/os-release")
 	r := runCmd(t, "podman", args...)
 	if r.code != 0 {
 		t.Fatalf("podman exit %d: %s", r.code, r.stderr)
@@ -118,7 +107,7 @@ func TestStandaloneHookManyContainers(t *testing.T) {
 			out := filepath.Join(dir, fmt.Sprintf("c%d.json", i))
 			// Each container creates and reads a file of its own name.
 			script := fmt.Sprintf("echo %d > /tmp/only-%d; cat /tmp/only-%d; sleep 0.2", i, i, i)
-			args := append(append([]string{}, hooks...), "run", "--rm", "--annotation", tracerd.ProfileAnnotation+"="+out, busyboxImage, "sh", "-c", script)
+			args := append(append([]string{}, hooks...), "run", "--rm", "--annotation", hook.ProfileAnnotation+"="+out, busyboxImage, "sh", "-c", script)
 			if r := runCmd(t, "podman", args...); r.code != 0 {
 				errs[i] = fmt.Sprintf("podman exit %d: %s", r.code, r.stderr)
 			}
@@ -151,7 +140,7 @@ func TestHookRefusesBadPath(t *testing.T) {
 		{"/nonexistent-dir/p.json", "does not exist"},
 		{t.TempDir(), "is not a regular file"},
 	} {
-		args := append(append([]string{}, hooks...), "run", "--rm", "--annotation", tracerd.ProfileAnnotation+"="+tc.path, busyboxImage, "echo", "ran")
+		args := append(append([]string{}, hooks...), "run", "--rm", "--annotation", hook.ProfileAnnotation+"="+tc.path, busyboxImage, "echo", "ran")
 		r := runCmd(t, "podman", args...)
 		if r.code == 0 || strings.Contains(r.stdout, "ran") {
 			t.Errorf("%s: the container ran (exit %d)", tc.path, r.code)
@@ -169,25 +158,25 @@ func TestMakeInstall(t *testing.T) {
 	if r := runCmd(t, "make", "-C", "..", "install", "DESTDIR="+dest, "PREFIX=/opt/podprof"); r.code != 0 {
 		t.Fatalf("make install: %s%s", r.stdout, r.stderr)
 	}
-	for _, name := range []string{"podprof", podmancmd.APIExecutable} {
+	for _, name := range []string{"podprof", podmancmd.APIExecutable, podmancmd.HookExecutable} {
 		if st, err := os.Stat(filepath.Join(dest, "opt/podprof/bin", name)); err != nil || st.Mode()&0o111 == 0 {
 			t.Fatalf("no executable %s under DESTDIR/PREFIX/bin: %v", name, err)
 		}
 	}
-	hook, err := os.ReadFile(filepath.Join(dest, "usr/share/containers/oci/hooks.d/podprof.json"))
+	installed, err := os.ReadFile(filepath.Join(dest, "usr/share/containers/oci/hooks.d/podprof.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var h hooks.Hook
-	if err := json.Unmarshal(hook, &h); err != nil {
+	if err := json.Unmarshal(installed, &h); err != nil {
 		t.Fatal(err)
 	}
 	matches := false
 	for key := range h.When.Annotations {
-		matches = matches || regexp.MustCompile(key).MatchString(tracerd.ProfileAnnotation)
+		matches = matches || regexp.MustCompile(key).MatchString(hook.ProfileAnnotation)
 	}
-	if h.Hook.Path != "/opt/podprof/bin/podprof" || !matches || h.Stages[0] != "prestart" {
-		t.Errorf("the installed hook does not run the installed podprof at prestart for %s:\n%s", tracerd.ProfileAnnotation, hook)
+	if h.Hook.Path != "/opt/podprof/bin/podprof-hook" || !slices.Equal(h.Hook.Args, []string{"podprof-hook"}) || !matches || h.Stages[0] != "prestart" {
+		t.Errorf("the installed hook does not run the installed podprof-hook at prestart for %s:\n%s", hook.ProfileAnnotation, installed)
 	}
 	// The tracer service's units: the installed podprof, on the socket
 	// clients look for.
@@ -200,8 +189,8 @@ func TestMakeInstall(t *testing.T) {
 	if !strings.Contains(string(service), "\nExecStart=/opt/podprof/bin/podprof tracer\n") {
 		t.Errorf("podprof-tracer.service does not run the installed podprof tracer:\n%s", service)
 	}
-	if !strings.Contains(string(socket), "\nListenStream="+tracerd.DefaultServiceSocket+"\n") {
-		t.Errorf("podprof-tracer.socket does not listen on %s:\n%s", tracerd.DefaultServiceSocket, socket)
+	if !strings.Contains(string(socket), "\nListenStream="+hook.DefaultServiceSocket+"\n") {
+		t.Errorf("podprof-tracer.socket does not listen on %s:\n%s", hook.DefaultServiceSocket, socket)
 	}
 	// A man page for podprof and each of its commands, which man reads;
 	// the completion scripts where bash, zsh and fish look.
@@ -215,5 +204,52 @@ func TestMakeInstall(t *testing.T) {
 		if b, err := os.ReadFile(filepath.Join(dest, "opt/podprof/share", script)); err != nil || !strings.Contains(string(b), "__complete") {
 			t.Errorf("completion script %s: %v", script, err)
 		}
+	}
+}
+
+// TestHookInstalled: --podprof-service=auto takes the system's service only
+// where a hooks dir runs this podprof's hook (podprof-hook beside it, or
+// `podprof hook`) at prestart for the profile annotation.
+func TestHookInstalled(t *testing.T) {
+	bin, otherBin := t.TempDir(), t.TempDir()
+	self := filepath.Join(bin, "podprof")
+	lean := filepath.Join(bin, podmancmd.HookExecutable)
+	otherLean := filepath.Join(otherBin, podmancmd.HookExecutable)
+	for i, path := range []string{self, lean, filepath.Join(otherBin, "podprof"), otherLean} {
+		if err := os.WriteFile(path, []byte{byte(i)}, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	profile := map[string]string{`^io\.podprof\.profile$`: ".+"}
+	for _, tc := range []struct {
+		name        string
+		path        string
+		args        []string
+		stage       string
+		annotations map[string]string
+		want        bool
+	}{
+		{"podprof-hook beside podprof", lean, []string{podmancmd.HookExecutable}, "prestart", profile, true},
+		{"podprof hook", self, []string{"podprof", "hook"}, "prestart", profile, true},
+		{"another podprof's podprof-hook", otherLean, []string{podmancmd.HookExecutable}, "prestart", profile, false},
+		{"podprof without its hook command", self, []string{"podprof"}, "prestart", profile, false},
+		{"at poststop", lean, []string{podmancmd.HookExecutable}, "poststop", profile, false},
+		{"for another annotation", lean, []string{podmancmd.HookExecutable}, "prestart", map[string]string{`^io\.other$`: ".+"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			data, _ := json.Marshal(map[string]any{
+				"version": "1.0.0",
+				"hook":    map[string]any{"path": tc.path, "args": tc.args},
+				"when":    map[string]any{"annotations": tc.annotations},
+				"stages":  []string{tc.stage},
+			})
+			if err := os.WriteFile(filepath.Join(dir, "podprof.json"), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if got := hookInstalled(dir, self); got != tc.want {
+				t.Errorf("hookInstalled = %v, want %v for %s", got, tc.want, data)
+			}
+		})
 	}
 }

@@ -15,7 +15,7 @@ import (
 
 	"github.com/podprof/podprof/internal/e2e"
 	"github.com/podprof/podprof/podmancmd"
-	"github.com/podprof/podprof/tracerd"
+	"github.com/podprof/podprof/tracerd/hook"
 )
 
 // The kept service and the lingering tracer (issue 14): a run finds those
@@ -33,7 +33,7 @@ func tracerPids(t *testing.T) []int {
 	var pids []int
 	for _, p := range scanProcs() {
 		exe, err := os.Stat(fmt.Sprintf("/proc/%d/exe", p.pid))
-		if err == nil && os.SameFile(exe, self) && len(p.args) >= 3 && p.args[1] == "hook" && p.args[2] == tracerd.DaemonArg {
+		if err == nil && os.SameFile(exe, self) && len(p.args) >= 3 && p.args[1] == "hook" && p.args[2] == hook.DaemonArg {
 			pids = append(pids, p.pid)
 		}
 	}

@@ -9,21 +9,21 @@ import (
 	"strings"
 	"time"
 
-	"github.com/podprof/podprof/tracerd"
+	"github.com/podprof/podprof/tracerd/hook"
 )
 
 // dialTracer is how podprof run reaches a tracer: root's starts one on
-// demand (tracerd.Dial); a user without root, whose rootless podman runs
-// the container, talks to the tracer service root runs (tracerd.DialService),
+// demand (hook.Dial); a user without root, whose rootless podman runs
+// the container, talks to the tracer service root runs (hook.DialService),
 // once its podman is set up for rootless containers.
-func dialTracer() (func(tracerd.Request, time.Duration) (*tracerd.Client, error), error) {
-	if tracerd.Privileged() {
-		return tracerd.Dial, nil
+func dialTracer() (func(hook.Request, time.Duration) (*hook.Client, error), error) {
+	if hook.Privileged() {
+		return hook.Dial, nil
 	}
 	if err := checkRootlessPodman(); err != nil {
 		return nil, err
 	}
-	return tracerd.DialService, nil
+	return hook.DialService, nil
 }
 
 // checkRootlessPodman refuses a user that rootless podman has no

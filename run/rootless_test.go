@@ -20,6 +20,7 @@ import (
 
 	"github.com/podprof/podprof/podmancmd"
 	"github.com/podprof/podprof/tracerd"
+	"github.com/podprof/podprof/tracerd/hook"
 )
 
 // Rootless podman (issue 17): real unprivileged users (made by
@@ -69,7 +70,7 @@ func requireRootlessUser(t *testing.T, name string, images ...string) testUser {
 // the pid of the test binary that made one.
 const rootlessBinPrefix = "podprof-rootless-bin-"
 
-// rootlessBinOnce copies podprof, podprof-podman and this test binary (the
+// rootlessBinOnce copies podprof, podprof-podman, podprof-hook and this test binary (the
 // raw client) to a directory every user can reach: TestMain's is root's.
 // Nothing removes it when the tests end, so each run removes those of
 // test binaries that are gone.
@@ -92,6 +93,7 @@ var rootlessBinOnce = sync.OnceValues(func() (string, error) {
 	for name, from := range map[string]string{
 		"podprof":                 podprofBin,
 		podmancmd.APIExecutable:   filepath.Join(filepath.Dir(podprofBin), podmancmd.APIExecutable),
+		podmancmd.HookExecutable:  filepath.Join(filepath.Dir(podprofBin), podmancmd.HookExecutable),
 		"podprof-raw-test-client": self,
 	} {
 		data, err := os.ReadFile(from)
@@ -121,7 +123,7 @@ func (u testUser) env(socket string) []string {
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		podmancmd.IdleEnv + "=" + os.Getenv(podmancmd.IdleEnv)} // TestMain's
 	if socket != "" {
-		env = append(env, tracerd.ServiceSocketEnv+"="+socket)
+		env = append(env, hook.ServiceSocketEnv+"="+socket)
 	}
 	return env
 }
@@ -250,7 +252,7 @@ func rawClient() int {
 	var wg sync.WaitGroup
 	var conns []net.Conn
 	for i := range copies {
-		conn, err := net.Dial("unix", tracerd.ServiceSocket())
+		conn, err := net.Dial("unix", hook.ServiceSocket())
 		if err != nil {
 			fmt.Printf("%d dial error: %v\n", i, err)
 			continue
@@ -483,8 +485,8 @@ func writeRootlessHook(t *testing.T, socket string) string {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	hook := map[string]any{
 		"version": "1.0.0",
-		"hook": map[string]any{"path": filepath.Join(rootlessBin(t), "podprof"), "args": []string{"podprof", "hook"},
-			"env": []string{tracerd.ServiceSocketEnv + "=" + socket}},
+		"hook": map[string]any{"path": filepath.Join(rootlessBin(t), podmancmd.HookExecutable), "args": []string{podmancmd.HookExecutable},
+			"env": []string{hook.ServiceSocketEnv + "=" + socket}},
 		"when":   map[string]any{"annotations": map[string]string{`^io\.podprof\.profile$`: ".+"}},
 		"stages": []string{"prestart"},
 	}
@@ -522,7 +524,7 @@ func TestRootlessHook(t *testing.T) {
 	dir := a.tempDir(t)
 	out, sec := filepath.Join(dir, "hook.json"), filepath.Join(dir, "seccomp.json")
 	r := a.run(t, nil, "podman", "--hooks-dir", hooks, "run", "--rm", "--label", rootlessLabel,
-		"--annotation", tracerd.ProfileAnnotation+"="+out, "--annotation", tracerd.SeccompAnnotation+"="+sec,
+		"--annotation", hook.ProfileAnnotation+"="+out, "--annotation", tracerd.SeccompAnnotation+"="+sec,
 		busyboxImage, "sh", "-c", "cat /etc/passwd >/dev/null; echo ran")
 	if r.code != 0 || r.stdout != "ran\n" {
 		t.Fatalf("exit %d, stdout %q, stderr:\n%s", r.code, r.stdout, r.stderr)
@@ -560,7 +562,7 @@ func TestRootlessNoService(t *testing.T) {
 	}
 	hooks := writeRootlessHook(t, missing)
 	r = a.run(t, nil, "podman", "--hooks-dir", hooks, "run", "--rm", "--label", rootlessLabel,
-		"--annotation", tracerd.ProfileAnnotation+"="+out, busyboxImage, "echo", "ran")
+		"--annotation", hook.ProfileAnnotation+"="+out, busyboxImage, "echo", "ran")
 	if r.code == 0 || r.stdout != "" || !strings.Contains(r.stderr, "no podprof tracer service listens on "+missing) {
 		t.Errorf("the hook without a service: want the container refused and why; got %+v", r)
 	}
@@ -613,7 +615,7 @@ func (u testUser) rootlessContainer(t *testing.T) int {
 func (u testUser) hookWith(t *testing.T, socket string, pid int, profile string) result {
 	t.Helper()
 	state, _ := json.Marshal(rspec.State{Version: rspec.Version, ID: "podprof-rootless-forged", Pid: pid, Status: "created",
-		Bundle: u.home, Annotations: map[string]string{tracerd.ProfileAnnotation: profile}})
+		Bundle: u.home, Annotations: map[string]string{hook.ProfileAnnotation: profile}})
 	return u.run(t, func(cmd *exec.Cmd) {
 		cmd.Env = u.env(socket)
 		cmd.Stdin = strings.NewReader(string(state))
@@ -730,7 +732,7 @@ func TestRootlessSecurity(t *testing.T) {
 		// The hook under the user's plain podman: the container does not start.
 		hooks := writeRootlessHook(t, service.socket)
 		r = a.run(t, nil, "podman", "--hooks-dir", hooks, "run", "--rm", "--label", rootlessLabel,
-			"--annotation", tracerd.ProfileAnnotation+"="+forbidden, busyboxImage, "echo", "ran")
+			"--annotation", hook.ProfileAnnotation+"="+forbidden, busyboxImage, "echo", "ran")
 		if r.code == 0 || r.stdout != "" || !strings.Contains(r.stderr, "can't write profile path") {
 			t.Errorf("the hook with %s: want the container refused and why; got %+v", forbidden, r)
 		}
@@ -738,8 +740,8 @@ func TestRootlessSecurity(t *testing.T) {
 		// the user's own container and sends the records, never opening
 		// the path.
 		pid, stop := a.userProcess(t)
-		output, release := a.rawRequest(t, service.socket, tracerd.Request{Watch: &rspec.State{Pid: pid,
-			Annotations: map[string]string{tracerd.ProfileAnnotation: forbidden, tracerd.SeccompAnnotation: forbidden}}}, 1, true)
+		output, release := a.rawRequest(t, service.socket, hook.Request{Watch: &rspec.State{Pid: pid,
+			Annotations: map[string]string{hook.ProfileAnnotation: forbidden, tracerd.SeccompAnnotation: forbidden}}}, 1, true)
 		time.Sleep(time.Second)
 		stop()
 		time.Sleep(time.Second)
@@ -763,15 +765,15 @@ func TestRootlessSecurity(t *testing.T) {
 		var outputs []func() string
 		var releases []func()
 		for i := range 10 {
-			output, release := a.rawRequest(t, service.socket, tracerd.Request{Watch: &rspec.State{Pid: pids[i%len(pids)],
-				Annotations: map[string]string{tracerd.ProfileAnnotation: "/x.json"}}}, 100, true)
+			output, release := a.rawRequest(t, service.socket, hook.Request{Watch: &rspec.State{Pid: pids[i%len(pids)],
+				Annotations: map[string]string{hook.ProfileAnnotation: "/x.json"}}}, 100, true)
 			outputs, releases = append(outputs, output), append(releases, release)
 		}
 		time.Sleep(3 * time.Second)
 		// Meanwhile another user is served.
 		bPid, _ := b.userProcess(t)
-		bOutput, bRelease := b.rawRequest(t, service.socket, tracerd.Request{Watch: &rspec.State{Pid: bPid,
-			Annotations: map[string]string{tracerd.ProfileAnnotation: "/x.json"}}}, 1, true)
+		bOutput, bRelease := b.rawRequest(t, service.socket, hook.Request{Watch: &rspec.State{Pid: bPid,
+			Annotations: map[string]string{hook.ProfileAnnotation: "/x.json"}}}, 1, true)
 		time.Sleep(time.Second)
 		st := a.serviceStatus(t, service.socket)
 		rss := processRSS(t, service.cmd.Process.Pid)

@@ -26,6 +26,7 @@ import (
 	"github.com/podprof/podprof/podmancmd"
 	"github.com/podprof/podprof/report"
 	"github.com/podprof/podprof/tracerd"
+	"github.com/podprof/podprof/tracerd/hook"
 )
 
 // options are podprof's own `run` options. They are spelled --podprof-NAME
@@ -181,9 +182,9 @@ func runTraced(cmd *cobra.Command, args, runArgs []string, opts *options, global
 		return err
 	}
 	l := runSetup{podman: podman, service: opts.service, globalFlags: globalFlags, output: output}
-	l.annotations = []string{tracerd.ProfileAnnotation + "=" + output}
+	l.annotations = []string{hook.ProfileAnnotation + "=" + output}
 	if opts.tracer != "auto" {
-		l.annotations = append(l.annotations, tracerd.TracerAnnotation+"="+opts.tracer)
+		l.annotations = append(l.annotations, hook.TracerAnnotation+"="+opts.tracer)
 	}
 	seccompAnnotations, err := opts.seccomp.annotations()
 	if err != nil {
@@ -197,7 +198,7 @@ func runTraced(cmd *cobra.Command, args, runArgs []string, opts *options, global
 	defer releaseTracer()
 	held := make(chan error, 1)
 	go func() {
-		tracer, err := dial(tracerd.Request{Mode: opts.tracer, Hold: true}, tracerd.ReadyTimeout)
+		tracer, err := dial(hook.Request{Mode: opts.tracer, Hold: true}, hook.ReadyTimeout)
 		if err == nil {
 			defer tracer.Close() // held until podprof run returns
 		}
@@ -386,8 +387,8 @@ func imageBaseName(image string) string {
 // awaitProfile returns once the tracer is done with the containers whose
 // profile goes to path, and says whether one of them wrote it: a
 // container whose command never ran has no profile.
-func awaitProfile(dial func(tracerd.Request, time.Duration) (*tracerd.Client, error), path string, before os.FileInfo) (written bool, err error) {
-	tracer, err := dial(tracerd.Request{Await: path}, profileTimeout)
+func awaitProfile(dial func(hook.Request, time.Duration) (*hook.Client, error), path string, before os.FileInfo) (written bool, err error) {
+	tracer, err := dial(hook.Request{Await: path}, profileTimeout)
 	if err != nil {
 		return false, fmt.Errorf("waiting for the profile %s: %w", report.Printable(path), err)
 	}

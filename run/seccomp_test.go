@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/podprof/podprof/tracerd"
+	"github.com/podprof/podprof/tracerd/hook"
 )
 
 // workloadsImage holds Python, nginx and curl (contrib/setup.sh).
@@ -197,7 +198,7 @@ func TestSeccompRefusesBadInput(t *testing.T) {
 	// code is podman's for a failed hook (126 with podman 4.3).
 	hooks := installHook(t)
 	args := append(append([]string{}, hooks...), "run", "--rm",
-		"--annotation", tracerd.ProfileAnnotation+"="+filepath.Join(dir, "p.json"),
+		"--annotation", hook.ProfileAnnotation+"="+filepath.Join(dir, "p.json"),
 		"--annotation", tracerd.SeccompAnnotation+"=relative.json", busyboxImage, "echo", "ran")
 	r := runCmd(t, "podman", args...)
 	if r.code == 0 || strings.Contains(r.stdout, "ran") || !strings.Contains(r.stderr, "is not absolute") {

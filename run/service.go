@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -17,7 +18,7 @@ import (
 	hooks "go.podman.io/common/pkg/hooks/1.0.0"
 
 	"github.com/podprof/podprof/podmancmd"
-	"github.com/podprof/podprof/tracerd"
+	"github.com/podprof/podprof/tracerd/hook"
 )
 
 // Service choices (--podprof-service): the system's Podman API socket
@@ -91,14 +92,14 @@ func systemServiceUsable(globalFlags []string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("--podprof-service=system: podprof's hook (%s) is not in podman's hooks dirs %s: make install puts it there, or use --podprof-service=private", self, strings.Join(dirs, ", "))
+	return fmt.Errorf("--podprof-service=system: podprof's hook (%s) is not in podman's hooks dirs %s: make install puts it there, or use --podprof-service=private", filepath.Join(filepath.Dir(self), podmancmd.HookExecutable), strings.Join(dirs, ", "))
 }
 
-// hookInstalled says whether a hook in dir runs `podprof hook` of the
-// executable self before the containers with the profile annotation.
+// hookInstalled says whether a hook in dir runs this podprof's hook
+// (self's) before the containers with the profile annotation.
 func hookInstalled(dir, self string) bool {
 	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
-	want, err := os.Stat(self)
+	ours, err := ownHooks(self)
 	if err != nil {
 		return false
 	}
@@ -107,21 +108,48 @@ func hookInstalled(dir, self string) bool {
 		if err != nil {
 			continue
 		}
-		var hook hooks.Hook
-		if json.Unmarshal(data, &hook) != nil || !slices.Contains(hook.Stages, "prestart") || !slices.Equal(hook.Hook.Args, []string{"podprof", "hook"}) {
+		var installed hooks.Hook
+		if json.Unmarshal(data, &installed) != nil || !slices.Contains(installed.Stages, "prestart") {
 			continue
 		}
-		if st, err := os.Stat(hook.Hook.Path); err != nil || !os.SameFile(st, want) {
+		st, err := os.Stat(installed.Hook.Path)
+		if err != nil || !slices.ContainsFunc(ours, func(h ownHook) bool {
+			return os.SameFile(st, h.file) && slices.Equal(installed.Hook.Args, h.args)
+		}) {
 			continue
 		}
-		for pattern := range hook.When.Annotations {
-			if re, err := regexp.Compile(pattern); err == nil && re.MatchString(tracerd.ProfileAnnotation) {
+		for pattern := range installed.When.Annotations {
+			if re, err := regexp.Compile(pattern); err == nil && re.MatchString(hook.ProfileAnnotation) {
 				return true
 			}
 		}
 	}
 	return false
 }
+
+// ownHook is an executable and arguments that run podprof's hook.
+type ownHook struct {
+	file fs.FileInfo
+	args []string
+}
+
+// ownHooks are the ways to run self's hook: podprof-hook beside it, which
+// writeHook and make install write, or `podprof hook`, the same hook, as
+// a hooks dir may name it.
+func ownHooks(self string) ([]ownHook, error) {
+	podprof, err := os.Stat(self)
+	if err != nil {
+		return nil, err
+	}
+	hooks := []ownHook{{podprof, []string{"podprof", "hook"}}}
+	if lean, err := os.Stat(filepath.Join(filepath.Dir(self), podmancmd.HookExecutable)); err == nil {
+		hooks = append(hooks, ownHook{lean, hookArgs})
+	}
+	return hooks, nil
+}
+
+// hookArgs are podprof-hook's arguments in a hook: its name only.
+var hookArgs = []string{podmancmd.HookExecutable}
 
 // systemLost says why the system's service no longer answers, or nil.
 func systemLost() error {
@@ -180,20 +208,22 @@ func newRunDir(globalFlags []string) (dir string, flags []string, err error) {
 	return dir, flags, nil
 }
 
-// writeHook writes the hook that makes podman run `podprof hook` before
-// any container that carries tracerd.ProfileAnnotation starts.
+// writeHook writes the hook that makes podman run podprof-hook before any
+// container that carries hook.ProfileAnnotation starts.
 func writeHook(dir string) error {
-	self, err := podmancmd.Self()
+	path, err := podmancmd.HookPath()
 	if err != nil {
 		return err
 	}
-	hook := hooks.Hook{
-		Version: hooks.Version,
-		Hook:    rspec.Hook{Path: self, Args: []string{"podprof", "hook"}, Env: hookEnv()},
-		When:    hooks.When{Annotations: map[string]string{"^" + regexp.QuoteMeta(tracerd.ProfileAnnotation) + "$": ".+"}},
-		Stages:  []string{"prestart"},
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("podprof's OCI hook: %w: podprof run needs it beside podprof (make install puts it there)", err)
 	}
-	data, err := json.Marshal(hook)
+	data, err := json.Marshal(hooks.Hook{
+		Version: hooks.Version,
+		Hook:    rspec.Hook{Path: path, Args: hookArgs, Env: hookEnv()},
+		When:    hooks.When{Annotations: map[string]string{"^" + regexp.QuoteMeta(hook.ProfileAnnotation) + "$": ".+"}},
+		Stages:  []string{"prestart"},
+	})
 	if err != nil {
 		return err
 	}
@@ -211,7 +241,7 @@ func writeHook(dir string) error {
 // idle time of a tracer the hook starts.
 func hookEnv() []string {
 	var env []string
-	for _, name := range []string{tracerd.ServiceSocketEnv, podmancmd.IdleEnv} {
+	for _, name := range []string{hook.ServiceSocketEnv, podmancmd.IdleEnv} {
 		if value, ok := os.LookupEnv(name); ok {
 			env = append(env, name+"="+value)
 		}

@@ -5,25 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"time"
 
-	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/podprof/podprof/bpf"
 	"github.com/podprof/podprof/report"
+	"github.com/podprof/podprof/tracerd/hook"
 )
-
-// ProfileAnnotation names where a container's profile is written. Any
-// container that carries it is traced by the hook.
-const ProfileAnnotation = "io.podprof.profile"
-
-// TracerAnnotation forces a tracer mode for one container.
-const TracerAnnotation = "io.podprof.tracer"
 
 // RunAnnotation holds the report.RunRecord of how podprof run started the
 // container, which the profile keeps: see RunAnnotationValue.
@@ -36,36 +27,11 @@ func RunAnnotationValue(r *report.RunRecord) string {
 	return base64.StdEncoding.EncodeToString(data)
 }
 
-// ReadyTimeout bounds how long a container start waits for tracing to be
-// live: past it the start fails rather than run untraced.
-const ReadyTimeout = 20 * time.Second
-
-// Hook is the OCI prestart hook. The runtime gives it the container's
-// state on stdin, with no PATH in the environment. It returns once the
-// tracer process (under rootless podman, the tracer service) watches the
-// container and will write its profile when
-// the container's init exits, or the reason it can't, which fails the
-// container's start.
-func Hook(stdin io.Reader) error {
-	var state rspec.State
-	if err := json.NewDecoder(stdin).Decode(&state); err != nil {
-		return fmt.Errorf("the container state on stdin is not OCI state JSON: %w", err)
-	}
-	if !Privileged() {
-		return hookForUser(&state)
-	}
-	client, err := Dial(Request{Mode: state.Annotations[TracerAnnotation], Watch: &state}, ReadyTimeout)
-	if err != nil {
-		return err
-	}
-	return client.Close()
-}
-
 // CheckOutputPath refuses what report.WriteProfile would refuse, before the
 // container starts: the path comes from whoever starts the container and
 // the hook runs as root.
 func CheckOutputPath(path string) error {
-	return checkWritable(path, ProfileAnnotation, "profile")
+	return checkWritable(path, hook.ProfileAnnotation, "profile")
 }
 
 // checkWritable refuses a path, named by annotation, that a file written

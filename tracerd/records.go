@@ -9,6 +9,7 @@ import (
 	"github.com/podprof/podprof/bpf"
 	"github.com/podprof/podprof/imagestore"
 	"github.com/podprof/podprof/report"
+	"github.com/podprof/podprof/tracerd/hook"
 )
 
 // records are what the tracer recorded of one container: what its
@@ -51,7 +52,7 @@ func writeProfiles(state *rspec.State, r *records, syscalls *seccompRequest, log
 		return err
 	}
 	container, image := imagestore.ContainerOfBundle(state.Bundle, state.ID)
-	return report.WriteProfile(state.Annotations[ProfileAnnotation], &report.Profile{
+	return report.WriteProfile(state.Annotations[hook.ProfileAnnotation], &report.Profile{
 		Version:    report.ProfileVersion,
 		Image:      image,
 		Container:  container,

@@ -16,6 +16,7 @@ import (
 
 	"github.com/podprof/podprof/bpf"
 	"github.com/podprof/podprof/podmancmd"
+	"github.com/podprof/podprof/tracerd/hook"
 )
 
 // The tracer service (`podprof tracer`) is the tracer process run by root
@@ -25,22 +26,6 @@ import (
 // rootless containers (authorizeWatch), within per-uid limits, and gets
 // the records over the connection to write the profile itself: the
 // service never opens a path a user named.
-
-// ServiceSocketEnv names the environment variable that points clients and
-// the service at another socket than DefaultServiceSocket.
-const ServiceSocketEnv = "PODPROF_TRACER_SOCKET"
-
-// DefaultServiceSocket is the tracer service's socket (contrib/systemd's
-// podprof-tracer.socket).
-const DefaultServiceSocket = "/run/podprof-tracer.sock"
-
-// ServiceSocket is the socket clients look for the tracer service on.
-func ServiceSocket() string {
-	if path := os.Getenv(ServiceSocketEnv); path != "" {
-		return path
-	}
-	return DefaultServiceSocket
-}
 
 // UserLimits bound what one unprivileged uid may hold of the service, so
 // that no user can exhaust it for the others.
@@ -90,9 +75,9 @@ type ServiceStatus struct {
 	Watches     int    `json:"watches"`
 }
 
-// serviceRequest is a Request, or a status request.
+// serviceRequest is a hook.Request, or a status request.
 type serviceRequest struct {
-	Request
+	hook.Request
 	Status bool `json:"status,omitempty"`
 }
 
@@ -257,7 +242,7 @@ func (s *service) serveUser(conn net.Conn, uid uint32) {
 }
 
 func (s *service) reply(conn net.Conn, err error) {
-	r := tracerReply{Mode: string(s.tracer.Mode())}
+	r := hook.Reply{Mode: string(s.tracer.Mode())}
 	if err != nil {
 		r.Error = err.Error()
 	}
@@ -300,8 +285,8 @@ func (s *service) leave(uid uint32) {
 // authorizeWatch), until its init exits, then sends its records; the
 // watch ends early if the client goes away or the uid records more files
 // than its limit.
-func (s *service) watchForUser(conn net.Conn, uid uint32, req Request) {
-	path := req.Watch.Annotations[ProfileAnnotation]
+func (s *service) watchForUser(conn net.Conn, uid uint32, req hook.Request) {
+	path := req.Watch.Annotations[hook.ProfileAnnotation]
 	s.mu.Lock()
 	u := s.users[uid]
 	if u.containers >= s.limits.Containers {
@@ -378,7 +363,7 @@ func (s *service) watchForUser(conn net.Conn, uid uint32, req Request) {
 
 // watchAuthorized starts watching the container whose init req names, if
 // uid may.
-func (s *service) watchAuthorized(uid uint32, req Request) (*bpf.Container, time.Time, error) {
+func (s *service) watchAuthorized(uid uint32, req hook.Request) (*bpf.Container, time.Time, error) {
 	process, err := authorizeWatch(uid, req.Watch.Pid)
 	if err != nil {
 		return nil, time.Time{}, err

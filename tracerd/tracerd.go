@@ -1,11 +1,11 @@
 // Package tracerd is podprof's tracer process and its clients: one process
 // per host and podprof build loads the BPF programs (package bpf), watches
 // every traced container and writes each one's profile when it ends. The
-// OCI hook (Hook) and podprof run talk to it over a unix socket.
+// OCI hook and podprof run talk to it over a unix socket (package hook,
+// the protocol's client side).
 package tracerd
 
 import (
-	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -15,8 +15,6 @@ import (
 	"maps"
 	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -30,6 +28,7 @@ import (
 	"github.com/podprof/podprof/bpf"
 	"github.com/podprof/podprof/podmancmd"
 	"github.com/podprof/podprof/report"
+	"github.com/podprof/podprof/tracerd/hook"
 )
 
 // One tracer process serves every traced container on the host: loading
@@ -38,139 +37,8 @@ import (
 // demand and exits once nothing has been traced, and nobody has held it,
 // for the idle time (podmancmd.IdleTime), its programs detached meanwhile.
 
-// tracerDir holds the tracers' sockets and locks; root only.
-const tracerDir = "/run/podprof"
-
-// Each podprof executable has a tracer of its own: a client must never
-// talk to a tracer of another build (an upgrade while containers are
-// traced, two installs), whose protocol or BPF programs may differ.
-var tracerSocket, tracerLock = tracerPaths()
-
-func tracerPaths() (socket, lock string) {
-	self, _ := podmancmd.Self() // "" if unknown: a build of its own
-	return TracerFiles(self)
-}
-
-// TracerFiles are the socket and the lock file of the tracer of the
-// podprof executable at path.
-func TracerFiles(path string) (socket, lock string) {
-	id := "unknown"
-	if build, err := podmancmd.BuildID(path); err == nil {
-		id = build
-	}
-	return filepath.Join(tracerDir, "tracer-"+id+".sock"), filepath.Join(tracerDir, "tracer-"+id+".lock")
-}
-
-// DaemonArg makes `podprof hook` the tracer process.
-const DaemonArg = "--daemon"
-
-// Request is one line a client sends. Watch starts tracing a
-// container; Hold keeps the tracer loaded while the connection is open,
-// so that `podprof run` pays the load before the container starts; Await
-// is answered once no traced container's profile goes to that path any
-// more: its profile is written, or will never be.
-type Request struct {
-	Mode  string       `json:"mode,omitempty"` // the mode the client needs; "" any
-	Watch *rspec.State `json:"watch,omitempty"`
-	Hold  bool         `json:"hold,omitempty"`
-	Await string       `json:"await,omitempty"`
-}
-
-type tracerReply struct {
-	Mode  string `json:"mode,omitempty"`
-	Error string `json:"error,omitempty"`
-}
-
-// Client is a connection to the tracer process.
-type Client struct {
-	conn   net.Conn
-	reader *bufio.Reader // what the tracer sent after its reply
-	Mode   bpf.Mode
-}
-
-// Dial connects to the tracer process, starting it if none runs, and
-// sends req. It returns once the tracer answered, or fails within timeout.
-func Dial(req Request, timeout time.Duration) (*Client, error) {
-	deadline := time.Now().Add(timeout)
-	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
-		conn, err := net.Dial("unix", tracerSocket)
-		if err == nil {
-			c, err := converse(conn, req, deadline)
-			if err == nil || !errors.Is(err, errTracerGone) {
-				return c, err
-			}
-		} else {
-			// No tracer, or one shutting down: start one. Several may
-			// race; the lock lets exactly one serve.
-			if err := spawnTracer(req.Mode, time.Until(deadline)); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("the podprof tracer did not answer within %s", timeout)
-		}
-		time.Sleep(delay)
-	}
-}
-
-// errTracerGone means the tracer closed the connection without a word: it
-// was exiting when we connected.
-var errTracerGone = errors.New("the tracer closed the connection")
-
-func converse(conn net.Conn, req Request, deadline time.Time) (*Client, error) {
-	conn.SetDeadline(deadline)
-	if err := json.NewEncoder(conn).Encode(req); err != nil {
-		conn.Close()
-		return nil, errTracerGone
-	}
-	reader := bufio.NewReader(conn)
-	line, err := reader.ReadBytes('\n')
-	if err != nil {
-		conn.Close()
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return nil, errors.New("the podprof tracer did not answer in time")
-		}
-		return nil, errTracerGone
-	}
-	var reply tracerReply
-	if err := json.Unmarshal(line, &reply); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("unexpected answer from the podprof tracer: %q", line)
-	}
-	if reply.Error != "" {
-		conn.Close()
-		return nil, errors.New(reply.Error)
-	}
-	conn.SetDeadline(time.Time{})
-	return &Client{conn: conn, reader: reader, Mode: bpf.Mode(reply.Mode)}, nil
-}
-
-func (c *Client) Close() error { return c.conn.Close() }
-
-// spawnTracer starts the tracer process in its own session and returns
-// once it serves, or with the reason it can't (BPF not loadable...). A
-// tracer that finds another one serving exits without a word.
-func spawnTracer(mode string, timeout time.Duration) error {
-	self, err := podmancmd.Self()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	// It outlives whoever started it (a hook, which the runtime waits for;
-	// podprof run).
-	line, err := podmancmd.StartDetached(ctx, exec.Command(self, "hook", DaemonArg, mode))
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("the podprof tracer did not start within %s", timeout)
-	case err != nil:
-		return fmt.Errorf("starting the podprof tracer: %w", err)
-	case line == "" || line == "ok":
-		return nil // serving, or another tracer is
-	}
-	return errors.New(line)
-}
+// The tracer of this podprof build.
+var tracerSocket, tracerLock = hook.OwnTracerFiles()
 
 // takeTracerLock makes this process the tracer: it returns the lock, held,
 // or nil once another tracer serves. The lock's holder is a tracer that
@@ -240,8 +108,8 @@ func Daemon(modeName string) int {
 	// A process that lives beside every traced container keeps its heap
 	// close to what it holds: the recorded files.
 	debug.SetGCPercent(25)
-	if err := os.MkdirAll(tracerDir, 0o700); err != nil {
-		return fail(fmt.Errorf("creating %s: %w", tracerDir, err))
+	if err := os.MkdirAll(hook.TracerDir, 0o700); err != nil {
+		return fail(fmt.Errorf("creating %s: %w", hook.TracerDir, err))
 	}
 	lock, err := takeTracerLock(2 * time.Second)
 	if err != nil {
@@ -338,13 +206,16 @@ func (d *tracerd) serve() {
 	wg.Wait()
 }
 
+// errClosing refuses a client that came as the tracer closes.
+var errClosing = errors.New("the tracer is closing")
+
 // hold counts one more reason to stay, unless the tracer is closing; the
 // first one after an idle time attaches the programs again.
 func (d *tracerd) hold() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closing {
-		return errTracerGone
+		return errClosing
 	}
 	if d.holders == 0 {
 		d.timer.Stop()
@@ -384,12 +255,12 @@ func (d *tracerd) expire() {
 func (d *tracerd) handle(conn net.Conn) {
 	defer conn.Close()
 	defer d.release()
-	var req Request
+	var req hook.Request
 	if err := json.NewDecoder(conn).Decode(&req); err != nil {
 		return
 	}
 	reply := func(err error) {
-		r := tracerReply{Mode: string(d.tracer.Mode())}
+		r := hook.Reply{Mode: string(d.tracer.Mode())}
 		if err != nil {
 			r.Error = err.Error()
 		}
@@ -409,7 +280,7 @@ func (d *tracerd) handle(conn net.Conn) {
 		if err == nil {
 			d.hold() // cannot fail: this connection holds the tracer
 			d.mu.Lock()
-			d.tracing[req.Watch.Annotations[ProfileAnnotation]]++
+			d.tracing[req.Watch.Annotations[hook.ProfileAnnotation]]++
 			d.mu.Unlock()
 			go d.finish(req.Watch, ctr, started, syscalls)
 		}
@@ -427,7 +298,7 @@ func (d *tracerd) handle(conn net.Conn) {
 }
 
 func (d *tracerd) watch(state *rspec.State) (*bpf.Container, time.Time, *seccompRequest, error) {
-	if err := CheckOutputPath(state.Annotations[ProfileAnnotation]); err != nil {
+	if err := CheckOutputPath(state.Annotations[hook.ProfileAnnotation]); err != nil {
 		return nil, time.Time{}, nil, err
 	}
 	syscalls, err := checkSeccomp(state.Annotations)
@@ -446,7 +317,7 @@ func (d *tracerd) watch(state *rspec.State) (*bpf.Container, time.Time, *seccomp
 // once its init has exited, if its command ever ran.
 func (d *tracerd) finish(state *rspec.State, ctr *bpf.Container, started time.Time, syscalls *seccompRequest) {
 	defer d.release()
-	output := state.Annotations[ProfileAnnotation]
+	output := state.Annotations[hook.ProfileAnnotation]
 	defer func() {
 		d.mu.Lock()
 		if d.tracing[output]--; d.tracing[output] == 0 {

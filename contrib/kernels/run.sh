@@ -419,17 +419,20 @@ build_podprof() {
 		[[ -x $PODPROF_BIN ]] || { echo "PODPROF_BIN=$PODPROF_BIN is not an executable"; return 1; }
 		PODPROF=$PODPROF_BIN
 		PODPROF_PODMAN=$(dirname "$PODPROF_BIN")/podprof-podman
+		PODPROF_HOOK=$(dirname "$PODPROF_BIN")/podprof-hook
 		[[ -x $PODPROF_PODMAN ]] || { echo "$PODPROF_PODMAN, which podprof execs for run, is not an executable"; return 1; }
+		[[ -x $PODPROF_HOOK ]] || { echo "$PODPROF_HOOK, podprof's OCI hook, is not an executable"; return 1; }
 		return 0
 	fi
 	local tags
 	# the Makefile's build tags, so that this is the binary `make build` makes
 	tags=$(make -s --no-print-directory -C "$REPO" --eval 'podprof-print-tags: ; @echo $(GO_TAGS)' podprof-print-tags 2>/dev/null) || tags=
 	[[ -n $tags ]] || { echo "cannot read GO_TAGS from $REPO/Makefile"; return 1; }
-	PODPROF=$WORK/podprof PODPROF_PODMAN=$WORK/podprof-podman
+	PODPROF=$WORK/podprof PODPROF_PODMAN=$WORK/podprof-podman PODPROF_HOOK=$WORK/podprof-hook
 	log "building podprof (tags: $tags)"
 	if ! (cd "$REPO" && CGO_ENABLED=0 go build -tags "$tags" -o "$PODPROF" . &&
-		CGO_ENABLED=0 go build -tags "$tags" -o "$PODPROF_PODMAN" ./run/podprof-podman) >"$WORK/build-podprof.log" 2>&1; then
+		CGO_ENABLED=0 go build -tags "$tags" -o "$PODPROF_PODMAN" ./run/podprof-podman &&
+		CGO_ENABLED=0 go build -o "$PODPROF_HOOK" ./tracerd/podprof-hook) >"$WORK/build-podprof.log" 2>&1; then
 		tail -n 20 "$WORK/build-podprof.log" | sed 's/^/    | /' >&2
 		echo "CGO_ENABLED=0 go build -tags '$tags' . failed"
 		return 1
@@ -496,9 +499,10 @@ build_e2e_root() { # -> $WORK/e2e.cpio.gz, or prints why not and fails
 	copy_elf "$s" "$podman" /usr/bin/podman || { echo "cannot copy $podman"; return 1; }
 	copy_elf "$s" "$runc" /usr/sbin/runc || { echo "cannot copy $runc"; return 1; }
 	copy_elf "$s" "$conmon" /usr/bin/conmon || { echo "cannot copy $conmon"; return 1; }
-	# the hook file names /usr/local/bin/podprof, as `make install` puts it
+	# the hook file names /usr/local/bin/podprof-hook, as `make install` puts it
 	install -D -m 0755 "$PODPROF" "$s/usr/local/bin/podprof" &&
 		install -m 0755 "$PODPROF_PODMAN" "$s/usr/local/bin/podprof-podman" &&
+		install -m 0755 "$PODPROF_HOOK" "$s/usr/local/bin/podprof-hook" &&
 		cp "$REPO/contrib/hooks.d/podprof.json" "$s/e2e/hooks.d/podprof.json" &&
 		install -m 0755 "$HERE/e2e.sh" "$s/e2e/e2e.sh" || { echo "cannot copy podprof, its hook file or e2e.sh"; return 1; }
 	if [[ -f /usr/share/containers/seccomp.json ]]; then

@@ -168,6 +168,7 @@ if [ "$ONLY" != podman ]; then
 	mkdir -p "$DIR/bin"
 	install -m 0755 "$PODPROF_BIN" "$DIR/bin/podprof" || die "copying $PODPROF_BIN"
 	install -m 0755 "$(dirname "$PODPROF_BIN")/podprof-podman" "$DIR/bin/podprof-podman" || die "copying podprof-podman, which podprof execs for run"
+	install -m 0755 "$(dirname "$PODPROF_BIN")/podprof-hook" "$DIR/bin/podprof-hook" || die "copying podprof-hook, the OCI hook podprof run installs"
 	PODPROF_COPY=$DIR/bin/podprof
 fi
 

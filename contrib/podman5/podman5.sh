@@ -344,23 +344,27 @@ go_tags() {
 	sed -n 's/^GO_TAGS[[:space:]]*:*=[[:space:]]*//p' "$REPO/Makefile" | head -n1
 }
 
-# install_binaries: podprof, podprof-podman and the run package's test binary into the
+# install_binaries: podprof, podprof-podman, podprof-hook and the run package's test binary into the
 # chroot's $OPT.
 install_binaries() {
 	local go tags t0=$SECONDS
 	go=$(go_cmd)
 	tags=$(go_tags)
 	mkdir -p "$ROOT$OPT"
-	# podprof, and podprof-podman beside it (podprof execs it for run and slim)
+	# podprof, and beside it podprof-podman (podprof execs it for run and
+	# slim) and podprof-hook (the hook podprof run installs)
 	if [ -n "${PODPROF_BIN:-}" ]; then
 		install -m 0755 "$PODPROF_BIN" "$ROOT$OPT/podprof.new"
 		install -m 0755 "$(dirname "$PODPROF_BIN")/podprof-podman" "$ROOT$OPT/podprof-podman.new"
+		install -m 0755 "$(dirname "$PODPROF_BIN")/podprof-hook" "$ROOT$OPT/podprof-hook.new"
 	else
 		(cd "$REPO" && CGO_ENABLED=0 "$go" build -tags "$tags" -o "$ROOT$OPT/podprof.new" . &&
-			CGO_ENABLED=0 "$go" build -tags "$tags" -o "$ROOT$OPT/podprof-podman.new" ./run/podprof-podman)
+			CGO_ENABLED=0 "$go" build -tags "$tags" -o "$ROOT$OPT/podprof-podman.new" ./run/podprof-podman &&
+			CGO_ENABLED=0 "$go" build -o "$ROOT$OPT/podprof-hook.new" ./tracerd/podprof-hook)
 	fi
 	mv "$ROOT$OPT/podprof.new" "$ROOT$OPT/podprof"
 	mv "$ROOT$OPT/podprof-podman.new" "$ROOT$OPT/podprof-podman"
+	mv "$ROOT$OPT/podprof-hook.new" "$ROOT$OPT/podprof-hook"
 	(cd "$REPO" && CGO_ENABLED=0 "$go" test -c -tags "$tags" -o "$ROOT$OPT/run.test.new" ./run)
 	mv "$ROOT$OPT/run.test.new" "$ROOT$OPT/run.test"
 	log "binaries: podprof and run.test in $ROOT$OPT ($((SECONDS - t0)) s)"
