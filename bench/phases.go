@@ -270,7 +270,7 @@ func (b *bench) startComponents(ctx context.Context) ([]Component, error) {
 		localRun = append(localRun, d.Seconds())
 	}
 	return []Component{
-		{"podprof binary start", "`podprof help`: exec, runtime and package init of the podprof binary (podprof run pays it once, the prestart hook once more)", newStats(binStart)},
+		{"podprof binary start", "`podprof help`: exec, runtime and package init of the podprof binary (podprof run pays it once; the hook is podprof-hook)", newStats(binStart)},
 		{"tracer spawn to ready", "`podprof hook --daemon MODE` started as podprof run does, until it says ok: exec + BPF load + attach + socket (overlaps the service start)", newStats(tracerReady)},
 		{"tracer exit", "from the last client's disconnect to the tracer process's exit (detach, free maps)", newStats(tracerExit)},
 		{"service ready", "`podman system service` started until its socket answers", newStats(svcReady)},
@@ -336,10 +336,12 @@ const hookComponent = "prestart hook, warm"
 // hookTimes times the OCI prestart hook, which runc waits for before it
 // starts the container's program: podprof-hook with the state of an
 // untraced sleeping container on stdin, while a tracer is loaded (a holder
-// runs). It returns once the tracer watches that container.
+// runs). It returns once the tracer watches that container. As many runs
+// as start pairs: its goal is in milliseconds, which one busy moment of
+// the machine moves.
 func (b *bench) hookTimes(ctx context.Context) (Component, error) {
 	var times []float64
-	for i := 0; i < b.cfg.componentReps; i++ {
+	for i := 0; i < b.cfg.startRuns; i++ {
 		name := b.name()
 		if _, err := output("podman", "run", "-d", "--rm", "--name", name, busyboxImage, "sleep", "600"); err != nil {
 			return Component{}, err
