@@ -76,8 +76,8 @@ func (s *dedupSlots) close() {
 }
 
 // background runs work on a thread of its own at the lowest CPU priority:
-// making a map has the kernel zero megabytes, and the grace periods keep
-// a CPU busy, which must not slow the container starting meanwhile.
+// making a map has the kernel zero megabytes, which must not take a CPU
+// from the container starting meanwhile; the grace periods only wait.
 func (s *dedupSlots) background(work func()) {
 	s.wg.Add(1)
 	go func() {
