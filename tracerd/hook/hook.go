@@ -16,8 +16,9 @@ import (
 	"time"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/podprof/podprof/podmancmd"
 	"golang.org/x/sys/unix"
+
+	"github.com/podprof/podprof/podmancmd"
 )
 
 // ProfileAnnotation names where a container's profile is written. Any
