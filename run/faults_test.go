@@ -1302,8 +1302,9 @@ func TestBadInputNotRoot(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	bin, home := filepath.Join(dir, "podprof"), filepath.Join(dir, "home")
-	// podprof-podman beside podprof, as make install puts them.
-	for _, name := range []string{"podprof", podmancmd.APIExecutable} {
+	// podprof-podman and podprof-hook beside podprof, as make install
+	// puts them.
+	for _, name := range []string{"podprof", podmancmd.APIExecutable, podmancmd.HookExecutable} {
 		data, err := os.ReadFile(filepath.Join(filepath.Dir(podprofBin), name))
 		if err != nil {
 			t.Fatal(err)

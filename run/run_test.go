@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 	}
 	// PODPROF_TEST_BIN runs the suite against a podprof built elsewhere
 	// (as inside the Podman 5 chroot, which has no Go), with its
-	// podprof-podman beside it.
+	// podprof-podman and podprof-hook beside it.
 	if podprofBin = os.Getenv("PODPROF_TEST_BIN"); podprofBin != "" {
 		os.Exit(m.Run())
 	}
@@ -51,8 +51,13 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	podprofBin = filepath.Join(dir, "podprof")
-	// podprof execs podprof-podman, beside it, for run and slim.
-	for output, pkg := range map[string]string{podprofBin: "..", filepath.Join(dir, podmancmd.APIExecutable): "./podprof-podman"} {
+	// podprof execs podprof-podman, beside it, for run and slim; podprof
+	// run's hooks dir names podprof-hook, beside it too.
+	for output, pkg := range map[string]string{
+		podprofBin: "..",
+		filepath.Join(dir, podmancmd.APIExecutable):  "./podprof-podman",
+		filepath.Join(dir, podmancmd.HookExecutable): "../tracerd/podprof-hook",
+	} {
 		build := exec.Command("go", "build", "-tags", buildTags, "-o", output, pkg)
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		build.Stderr = os.Stderr
